@@ -1,0 +1,1 @@
+"""Analytics keeps no tables yet: it aggregates touchpoints and surveys data in SQL."""

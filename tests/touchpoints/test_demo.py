@@ -1,0 +1,61 @@
+"""``seed_demo``: the demo workspace, idempotent, with a JSON mode for scripts."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from touchpoints.models import ApiKey, Journey, Persona, Stage, Touchpoint, TouchpointEventName, Workspace
+
+pytestmark = pytest.mark.django_db
+
+
+def counts() -> dict[str, int]:
+    models = [Workspace, Persona, Journey, Stage, Touchpoint, TouchpointEventName, get_user_model()]
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def test_seed_demo_builds_a_realistic_journey():
+    call_command("seed_demo", stdout=StringIO())
+    workspace = Workspace.objects.get(slug="demo")
+    journey = Journey.objects.get(workspace=workspace)
+    assert journey.stages.count() == 9
+    touchpoints = Touchpoint.objects.filter(workspace=workspace)
+    assert 14 <= touchpoints.count() <= 20
+    assert len(set(touchpoints.values_list("channel", flat=True))) >= 6
+    assert journey.personas.count() == 3
+    assert not journey.stages.filter(touchpoints__isnull=True).exists()
+
+
+def test_seed_demo_twice_duplicates_nothing():
+    call_command("seed_demo", stdout=StringIO())
+    first = counts()
+    call_command("seed_demo", stdout=StringIO())
+    assert counts() == first
+
+
+def test_seed_demo_prints_the_login():
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "demo / journeypulse-demo" in out.getvalue()
+    assert get_user_model().objects.get(username="demo").check_password("journeypulse-demo")
+
+
+def test_seed_demo_json_gives_working_keys():
+    out = StringIO()
+    call_command("seed_demo", "--json", stdout=out)
+    payload = json.loads(out.getvalue())
+    assert set(payload) == {"workspace", "username", "password", "write_key", "secret_key"}
+    assert payload["workspace"] == "demo"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {payload['secret_key']}")
+    journeys = client.get("/api/v1/journeys/").json()["results"]
+    assert [journey["name"] for journey in journeys] == ["Online shop"]
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {payload['write_key']}")
+    assert client.get("/api/v1/journeys/").status_code == 403
+    assert ApiKey.objects.filter(kind="write").count() == 1

@@ -1,0 +1,1 @@
+"""The REST API of the touchpoints app (``/api/v1/``)."""

@@ -1,0 +1,115 @@
+"""Forms of the journey pages. They validate shape; services validate rules.
+
+A service's :class:`ApplicationError` comes back onto the form with
+:meth:`ServiceForm.add_application_error`, each message beside its field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from config.errors import ApplicationError
+from touchpoints.models import Channel, Journey, Persona, Workspace
+
+
+class ServiceForm(forms.Form):
+    """A form whose errors are accessible and can come from a service.
+
+    Fields with errors get ``aria-invalid`` and ``aria-describedby`` pointing at
+    their error list (rendered by ``includes/field.html``).
+    """
+
+    #: Service field names that differ from this form's field names.
+    field_aliases: dict[str, str] = {}
+
+    def add_application_error(self, error: ApplicationError) -> None:
+        if not error.fields:
+            self.add_error(None, error.message)
+        for name, messages in error.fields.items():
+            field = self.field_aliases.get(name, name)
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)
+        self.mark_invalid_fields()
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        self.mark_invalid_fields()
+        return valid
+
+    def mark_invalid_fields(self) -> None:
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                attrs["aria-invalid"] = "true"
+                attrs["aria-describedby"] = f"{self[name].auto_id}_errors"
+
+
+class JourneyForm(ServiceForm):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    map_type = forms.ChoiceField(label=_("Map type"), choices=Journey.MapType.choices)
+    persona_ids = forms.ModelMultipleChoiceField(
+        label=_("Personas"),
+        queryset=Persona.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+    def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["persona_ids"].queryset = Persona.objects.for_workspace(workspace)
+
+    def service_data(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["persona_ids"] = [persona.pk for persona in data["persona_ids"]]
+        return data
+
+
+class JourneyCreateForm(JourneyForm):
+    START_BLANK, START_TEMPLATE = "blank", "template"
+    start = forms.ChoiceField(
+        label=_("Start from"),
+        choices=[
+            (START_TEMPLATE, _("The standard journey: nine stages from awareness to loyalty")),
+            (START_BLANK, _("A blank journey")),
+        ],
+        initial=START_TEMPLATE,
+        widget=forms.RadioSelect,
+    )
+
+    def service_data(self) -> dict[str, Any]:
+        data = super().service_data()
+        data["from_template"] = data.pop("start") == self.START_TEMPLATE
+        return data
+
+
+class StageForm(ServiceForm):
+    name = forms.CharField(label=_("Stage name"), max_length=120)
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def split_event_names(value: str) -> list[str]:
+    """One event name per line or comma."""
+    return [name.strip() for name in re.split(r"[,\n]", value) if name.strip()]
+
+
+class TouchpointForm(ServiceForm):
+    name = forms.CharField(label=_("Touchpoint name"), max_length=120)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    customer_does = forms.CharField(label=_("Does"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    customer_thinks = forms.CharField(label=_("Thinks"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    customer_feels = forms.CharField(label=_("Feels"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    owner_team = forms.CharField(label=_("Owner team"), max_length=120, required=False)
+    event_names = forms.CharField(
+        label=_("Event names"),
+        required=False,
+        help_text=_("The events that mean this touchpoint happened, separated by commas."),
+    )
+
+    def clean_event_names(self) -> list[str]:
+        return split_event_names(self.cleaned_data["event_names"])

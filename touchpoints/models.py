@@ -1,0 +1,344 @@
+"""Tenancy (workspaces, members, API keys) and the journey map.
+
+Every tenant table carries a ``workspace`` key, so scoping a query is one indexed
+filter: ``Model.objects.for_workspace(workspace)``. Writes go through
+:mod:`touchpoints.services`; reads through :mod:`touchpoints.selectors`.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Self
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+def validate_timezone(value: str) -> None:
+    """Accept IANA time-zone names only (``Europe/Warsaw``, ``UTC``)."""
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value})
+
+
+validate_language_tag = RegexValidator(
+    r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$",
+    _("Enter a language code such as “en”, “pl” or “pt-BR”."),
+)
+
+
+def language_choices() -> list[tuple[str, str]]:
+    return list(settings.LANGUAGES)
+
+
+class TimestampedModel(models.Model):
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class WorkspaceQuerySet(models.QuerySet):
+    def for_workspace(self, workspace: Workspace) -> Self:
+        return self.filter(workspace=workspace)
+
+
+class Role(models.TextChoices):
+    """What a member (or a secret API key) may do in a workspace.
+
+    Viewers and analysts read; designers and admins change journeys (and later
+    surveys and rules); admins also manage members and keys. Only admins and
+    designers see customer PII (email, traits).
+    """
+
+    ADMIN = "admin", _("Admin")
+    DESIGNER = "designer", _("Designer")
+    ANALYST = "analyst", _("Analyst")
+    VIEWER = "viewer", _("Viewer")
+
+    @classmethod
+    def can_write(cls, role: str | None) -> bool:
+        return role in (cls.ADMIN, cls.DESIGNER)
+
+    @classmethod
+    def can_view_pii(cls, role: str | None) -> bool:
+        return role in (cls.ADMIN, cls.DESIGNER)
+
+
+class Workspace(TimestampedModel):
+    """A tenant: one company's journeys, customers and (later) surveys."""
+
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    default_language = models.CharField(_("default language"), max_length=8, choices=language_choices, default="en")
+    timezone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_timezone])
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("workspace")
+        verbose_name_plural = _("workspaces")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(TimestampedModel):
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("workspace")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["workspace__name"]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="membership_once_per_user"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.workspace} ({self.role})"
+
+
+class ApiKey(TimestampedModel):
+    """A credential for machines.
+
+    ``write`` keys can only send events (safe to ship in a browser or app);
+    ``secret`` keys are for servers and carry a :class:`Role`. Only a SHA-256 hash
+    of the key is stored (the key is 32 random bytes, so a fast hash is enough),
+    plus a short visible prefix to tell keys apart.
+    """
+
+    class Kind(models.TextChoices):
+        WRITE = "write", _("Write (ingest only)")
+        SECRET = "secret", _("Secret (server-side)")
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("workspace")
+    )
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, blank=True)
+    prefix = models.CharField(_("prefix"), max_length=16, editable=False)
+    hashed_key = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="write", role="") | Q(kind="secret", role__in=Role.values)),
+                name="apikey_role_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Persona(TimestampedModel):
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="personas", verbose_name=_("workspace")
+    )
+    name = models.CharField(_("name"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    goals = models.TextField(_("goals"), blank=True)
+    pains = models.TextField(_("pains"), blank=True)
+    needs = models.TextField(_("needs"), blank=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("persona")
+        verbose_name_plural = _("personas")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="persona_name_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Journey(TimestampedModel):
+    class MapType(models.TextChoices):
+        CURRENT_STATE = "current_state", _("Current state")
+        FUTURE_STATE = "future_state", _("Future state")
+        DAY_IN_THE_LIFE = "day_in_the_life", _("Day in the life")
+        SERVICE_BLUEPRINT = "service_blueprint", _("Service blueprint")
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="journeys", verbose_name=_("workspace")
+    )
+    name = models.CharField(_("name"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    map_type = models.CharField(_("map type"), max_length=24, choices=MapType.choices, default=MapType.CURRENT_STATE)
+    personas = models.ManyToManyField(Persona, related_name="journeys", blank=True, verbose_name=_("personas"))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("journey")
+        verbose_name_plural = _("journeys")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="journey_name_once"),
+        ]
+        indexes = [models.Index(fields=["workspace", "is_active"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(TimestampedModel):
+    """A column of the journey map. ``order`` is 1-based and unique within a journey."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="stages", verbose_name=_("workspace")
+    )
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="stages", verbose_name=_("journey"))
+    name = models.CharField(_("name"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    order = models.PositiveIntegerField(_("order"))
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["journey_id", "order"]
+        verbose_name = _("stage")
+        verbose_name_plural = _("stages")
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "order"], name="stage_order_once"),
+            models.CheckConstraint(condition=Q(order__gte=1), name="stage_order_positive"),
+        ]
+        indexes = [models.Index(fields=["workspace", "journey"])]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.name}"
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web")
+    APP = "app", _("App")
+    EMAIL = "email", _("Email")
+    PHONE = "phone", _("Phone")
+    CHAT = "chat", _("Chat")
+    IN_PERSON = "in_person", _("In person")
+    SOCIAL = "social", _("Social")
+    OTHER = "other", _("Other")
+
+
+class Touchpoint(TimestampedModel):
+    """A moment where the customer meets the company, on one channel.
+
+    The event names that mean "this touchpoint happened" live in
+    :class:`TouchpointEventName`, unique per workspace, so one event name maps to
+    one touchpoint.
+    """
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="touchpoints", verbose_name=_("workspace")
+    )
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="touchpoints", verbose_name=_("stage"))
+    name = models.CharField(_("name"), max_length=120)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    customer_does = models.TextField(_("what the customer does"), blank=True)
+    customer_thinks = models.TextField(_("what the customer thinks"), blank=True)
+    customer_feels = models.TextField(_("what the customer feels"), blank=True)
+    owner_team = models.CharField(_("owner team"), max_length=120, blank=True)
+    order = models.PositiveIntegerField(_("order"), default=0)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["stage_id", "order", "id"]
+        verbose_name = _("touchpoint")
+        verbose_name_plural = _("touchpoints")
+        constraints = [
+            models.CheckConstraint(condition=Q(channel__in=Channel.values), name="touchpoint_channel_valid"),
+        ]
+        indexes = [models.Index(fields=["workspace", "stage"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TouchpointEventName(models.Model):
+    """An event name (``checkout_completed``) that means its touchpoint happened."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.CASCADE, related_name="event_names")
+    name = models.CharField(_("event name"), max_length=200)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("event name")
+        verbose_name_plural = _("event names")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="event_name_once_per_workspace"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(TimestampedModel):
+    """One profile per person across every stage and journey of a workspace."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="customers", verbose_name=_("workspace")
+    )
+    external_id = models.CharField(_("external id"), max_length=200)
+    email = models.EmailField(_("email"), blank=True)
+    language = models.CharField(_("language"), max_length=16, blank=True, validators=[validate_language_tag])
+    timezone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_timezone])
+    traits = models.JSONField(_("traits"), default=dict, blank=True)
+    first_seen_at = models.DateTimeField(_("first seen at"))
+    last_seen_at = models.DateTimeField(_("last seen at"))
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen_at", "id"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "external_id"], name="customer_external_id_once"),
+        ]
+        indexes = [models.Index(fields=["workspace", "last_seen_at"])]
+
+    def __str__(self) -> str:
+        return self.external_id

@@ -1,0 +1,94 @@
+"""Every read of the touchpoints app, workspace first.
+
+List selectors return querysets with their relations loaded, so a list endpoint
+costs the same number of queries for 5 rows as for 500.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Prefetch, QuerySet
+
+from touchpoints.models import (
+    ApiKey,
+    Customer,
+    Journey,
+    Membership,
+    Persona,
+    Stage,
+    Touchpoint,
+    TouchpointEventName,
+    Workspace,
+)
+from touchpoints.services.workspaces import hash_api_key
+
+
+def membership_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Membership]:
+    """The user's workspaces, as memberships (with the workspace loaded)."""
+    if not user.is_authenticated:
+        return Membership.objects.none()
+    return Membership.objects.filter(user=user).select_related("workspace").order_by("workspace__name")
+
+
+def membership_for_user(*, user: AbstractBaseUser | AnonymousUser, workspace_id: int | None) -> Membership | None:
+    """The membership for ``workspace_id`` if the user has it, else their first one."""
+    memberships = membership_list_for_user(user=user)
+    if workspace_id is not None:
+        chosen = memberships.filter(workspace_id=workspace_id).first()
+        if chosen is not None:
+            return chosen
+    return memberships.first()
+
+
+def apikey_get_active(*, raw_key: str) -> ApiKey | None:
+    """The unrevoked key whose hash matches ``raw_key``, with its workspace."""
+    return (
+        ApiKey.objects.select_related("workspace")
+        .filter(hashed_key=hash_api_key(raw_key), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def persona_list(*, workspace: Workspace) -> QuerySet[Persona]:
+    return Persona.objects.for_workspace(workspace)
+
+
+def journey_list(*, workspace: Workspace) -> QuerySet[Journey]:
+    return (
+        Journey.objects.for_workspace(workspace)
+        .annotate(
+            stage_count=Count("stages", distinct=True),
+            touchpoint_count=Count("stages__touchpoints", distinct=True),
+        )
+        .prefetch_related(Prefetch("personas", queryset=Persona.objects.only("id", "name")))
+    )
+
+
+def stage_list(*, workspace: Workspace) -> QuerySet[Stage]:
+    return Stage.objects.for_workspace(workspace).annotate(touchpoint_count=Count("touchpoints"))
+
+
+def touchpoint_list(*, workspace: Workspace) -> QuerySet[Touchpoint]:
+    return (
+        Touchpoint.objects.for_workspace(workspace)
+        .select_related("stage")
+        .prefetch_related(Prefetch("event_names", queryset=TouchpointEventName.objects.order_by("name")))
+    )
+
+
+def journey_map_queryset(*, workspace: Workspace) -> QuerySet[Journey]:
+    """Journeys with everything their map page shows: stages in order, touchpoints, event names, personas."""
+    touchpoints = Touchpoint.objects.prefetch_related(
+        Prefetch("event_names", queryset=TouchpointEventName.objects.order_by("name"))
+    )
+    return Journey.objects.for_workspace(workspace).prefetch_related(
+        Prefetch(
+            "stages",
+            queryset=Stage.objects.order_by("order").prefetch_related(Prefetch("touchpoints", queryset=touchpoints)),
+        ),
+        "personas",
+    )
+
+
+def customer_list(*, workspace: Workspace) -> QuerySet[Customer]:
+    return Customer.objects.for_workspace(workspace)

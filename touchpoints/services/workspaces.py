@@ -1,0 +1,119 @@
+"""Workspaces, memberships and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from config.errors import ApplicationError
+from touchpoints.models import ApiKey, Membership, Role, Workspace
+from touchpoints.services.common import model_clean
+
+#: Visible key prefixes, so a leaked key is recognisable (and secret scanners can match it).
+KEY_PREFIXES = {ApiKey.Kind.WRITE: "jp_wk_", ApiKey.Kind.SECRET: "jp_sk_"}
+VISIBLE_PREFIX_LENGTH = 12
+
+
+def hash_api_key(raw_key: str) -> str:
+    """The stored form of a key: SHA-256 hex. Keys carry 256 random bits."""
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def workspace_create(
+    *,
+    name: str,
+    slug: str = "",
+    default_language: str = "en",
+    timezone_name: str = "UTC",
+    owner: AbstractBaseUser | None = None,
+) -> Workspace:
+    """Create a workspace; ``owner``, when given, becomes its admin."""
+    workspace = Workspace(
+        name=name.strip(),
+        slug=slug or slugify(name)[:60],
+        default_language=default_language,
+        timezone=timezone_name,
+    )
+    model_clean(workspace)
+    if Workspace.objects.filter(slug=workspace.slug).exists():
+        raise ApplicationError.for_field("slug", _("This slug is already taken."))
+    workspace.save()
+    if owner is not None:
+        membership_set(workspace=workspace, user=owner, role=Role.ADMIN)
+    return workspace
+
+
+@transaction.atomic
+def membership_set(*, workspace: Workspace, user: AbstractBaseUser, role: str) -> Membership:
+    """Give ``user`` the ``role`` in ``workspace``, creating the membership if needed."""
+    if role not in Role.values:
+        raise ApplicationError.for_field("role", _("Unknown role."))
+    membership, _created = Membership.objects.update_or_create(workspace=workspace, user=user, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def apikey_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    kind: str,
+    role: str = "",
+    created_by: AbstractBaseUser | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its raw value, which is shown once and never stored."""
+    if kind not in ApiKey.Kind.values:
+        raise ApplicationError.for_field("kind", _("Unknown key kind."))
+    if kind == ApiKey.Kind.SECRET and role not in Role.values:
+        raise ApplicationError.for_field("role", _("A secret key needs a role."))
+    if kind == ApiKey.Kind.WRITE and role:
+        raise ApplicationError.for_field("role", _("A write key has no role: it can only send events."))
+    raw_key = KEY_PREFIXES[ApiKey.Kind(kind)] + secrets.token_urlsafe(32)
+    api_key = ApiKey(
+        workspace=workspace,
+        name=name.strip(),
+        kind=kind,
+        role=role,
+        prefix=raw_key[:VISIBLE_PREFIX_LENGTH],
+        hashed_key=hash_api_key(raw_key),
+        created_by=created_by,
+    )
+    model_clean(api_key, exclude=["created_by"])
+    try:
+        with transaction.atomic():
+            api_key.save()
+    except IntegrityError as exc:  # a 256-bit collision: practically impossible, never silent
+        raise ApplicationError(_("Could not create the key; try again.")) from exc
+    return api_key, raw_key
+
+
+@transaction.atomic
+def apikey_revoke(*, workspace: Workspace, api_key_id: int) -> ApiKey:
+    api_key = ApiKey.objects.for_workspace(workspace).select_for_update().get(pk=api_key_id)
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at", "updated_at"])
+    return api_key
+
+
+def apikey_touch(*, api_key: ApiKey) -> None:
+    """Record that a key was used, at most once per ``API_KEY_LAST_USED_RESOLUTION_SECONDS``.
+
+    One conditional UPDATE, no read: busy keys don't write on every request.
+    """
+    now = timezone.now()
+    window = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+    ApiKey.objects.filter(pk=api_key.pk).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - window)).update(
+        last_used_at=now
+    )
+    api_key.last_used_at = now
