@@ -168,3 +168,9 @@ def test_admin_changelists_render(admin_client):
     for model in apps.get_app_config("touchpoints").get_models():
         url = f"/admin/touchpoints/{model._meta.model_name}/?q=x"
         assert admin_client.get(url).status_code == 200, url
+
+
+def test_static_assets_are_served_locally(client, db):
+    response = client.get("/static/journeypulse/css/app.css")
+    assert response.status_code == 200
+    assert b":focus-visible" in b"".join(response.streaming_content)

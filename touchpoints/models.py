@@ -8,7 +8,7 @@ filter: ``Model.objects.for_workspace(workspace)``. Writes go through
 from __future__ import annotations
 
 import zoneinfo
-from typing import Self
+from typing import Any, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -30,7 +30,7 @@ validate_language_tag = RegexValidator(
 )
 
 
-def language_choices() -> list[tuple[str, str]]:
+def language_choices() -> list[tuple[str, Any]]:
     return list(settings.LANGUAGES)
 
 

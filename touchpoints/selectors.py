@@ -6,8 +6,8 @@ costs the same number of queries for 5 rows as for 500.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Prefetch, QuerySet
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Count, F, Prefetch, QuerySet
 
 from touchpoints.models import (
     ApiKey,
@@ -23,14 +23,14 @@ from touchpoints.models import (
 from touchpoints.services.workspaces import hash_api_key
 
 
-def membership_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Membership]:
+def membership_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Membership]:
     """The user's workspaces, as memberships (with the workspace loaded)."""
     if not user.is_authenticated:
         return Membership.objects.none()
     return Membership.objects.filter(user=user).select_related("workspace").order_by("workspace__name")
 
 
-def membership_for_user(*, user: AbstractBaseUser | AnonymousUser, workspace_id: int | None) -> Membership | None:
+def membership_for_user(*, user: User | AnonymousUser, workspace_id: int | None) -> Membership | None:
     """The membership for ``workspace_id`` if the user has it, else their first one."""
     memberships = membership_list_for_user(user=user)
     if workspace_id is not None:
@@ -69,10 +69,12 @@ def stage_list(*, workspace: Workspace) -> QuerySet[Stage]:
 
 
 def touchpoint_list(*, workspace: Workspace) -> QuerySet[Touchpoint]:
+    """Touchpoints with ``journey_id`` annotated and their event names prefetched (names only)."""
+    event_names = TouchpointEventName.objects.only("touchpoint_id", "name").order_by("name")
     return (
         Touchpoint.objects.for_workspace(workspace)
-        .select_related("stage")
-        .prefetch_related(Prefetch("event_names", queryset=TouchpointEventName.objects.order_by("name")))
+        .annotate(journey_id=F("stage__journey_id"))
+        .prefetch_related(Prefetch("event_names", queryset=event_names))
     )
 
 

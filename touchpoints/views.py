@@ -281,7 +281,7 @@ def touchpoint_create(request: HttpRequest, stage_id: int) -> HttpResponse:
 @workspace_member_required(write=True)
 def touchpoint_edit(request: HttpRequest, touchpoint_id: int) -> HttpResponse:
     touchpoint = get_object_or_404(selectors.touchpoint_list(workspace=request.workspace), pk=touchpoint_id)
-    journey_id = touchpoint.stage.journey_id
+    journey_id = touchpoint.journey_id
     form = TouchpointForm(
         request.POST or None, initial=_touchpoint_initial(touchpoint), prefix=f"touchpoint-{touchpoint.pk}"
     )
@@ -311,4 +311,4 @@ def touchpoint_delete(request: HttpRequest, touchpoint_id: int) -> HttpResponse:
     touchpoint = get_object_or_404(selectors.touchpoint_list(workspace=request.workspace), pk=touchpoint_id)
     services.touchpoint_delete(workspace=request.workspace, touchpoint_id=touchpoint.pk)
     messages.success(request, _("Touchpoint “%(name)s” deleted.") % {"name": touchpoint.name})
-    return redirect(_map_url(touchpoint.stage.journey_id, f"stage-{touchpoint.stage_id}"))
+    return redirect(_map_url(touchpoint.journey_id, f"stage-{touchpoint.stage_id}"))

@@ -239,7 +239,7 @@ class TouchpointInputSerializer(serializers.Serializer):
 
 
 class TouchpointOutputSerializer(serializers.ModelSerializer):
-    journey = serializers.IntegerField(source="stage.journey_id", read_only=True)
+    journey = serializers.IntegerField(source="journey_id", read_only=True)
     event_names = serializers.SerializerMethodField()
 
     class Meta:

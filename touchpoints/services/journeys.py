@@ -37,7 +37,9 @@ EVENT_NAME_MAX_LENGTH = 200
 
 
 def _check_persona_name(workspace: Workspace, name: str, exclude_id: int | None = None) -> None:
-    clash = Persona.objects.for_workspace(workspace).filter(name=name).exclude(pk=exclude_id)
+    clash = Persona.objects.for_workspace(workspace).filter(name=name)
+    if exclude_id is not None:
+        clash = clash.exclude(pk=exclude_id)
     if clash.exists():
         raise ApplicationError.for_field("name", _("A persona with this name already exists."))
 
@@ -89,7 +91,9 @@ def persona_delete(*, workspace: Workspace, persona_id: int) -> None:
 
 
 def _check_journey_name(workspace: Workspace, name: str, exclude_id: int | None = None) -> None:
-    clash = Journey.objects.for_workspace(workspace).filter(name=name).exclude(pk=exclude_id)
+    clash = Journey.objects.for_workspace(workspace).filter(name=name)
+    if exclude_id is not None:
+        clash = clash.exclude(pk=exclude_id)
     if clash.exists():
         raise ApplicationError.for_field("name", _("A journey with this name already exists."))
 
@@ -185,7 +189,10 @@ def _lock_journey(workspace: Workspace, journey_id: int, *, field: str | None = 
 def _check_order_free(journey: Journey, order: int, exclude_id: int | None = None) -> None:
     if order < 1:
         raise ApplicationError.for_field("order", _("The order starts at 1."))
-    if Stage.objects.filter(journey=journey, order=order).exclude(pk=exclude_id).exists():
+    taken = Stage.objects.filter(journey=journey, order=order)
+    if exclude_id is not None:
+        taken = taken.exclude(pk=exclude_id)
+    if taken.exists():
         raise ApplicationError.for_field(
             "order",
             _("Another stage of this journey already has order %(order)d.") % {"order": order},

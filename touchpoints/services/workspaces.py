@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -35,7 +35,7 @@ def workspace_create(
     slug: str = "",
     default_language: str = "en",
     timezone_name: str = "UTC",
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
 ) -> Workspace:
     """Create a workspace; ``owner``, when given, becomes its admin."""
     workspace = Workspace(
@@ -54,7 +54,7 @@ def workspace_create(
 
 
 @transaction.atomic
-def membership_set(*, workspace: Workspace, user: AbstractBaseUser, role: str) -> Membership:
+def membership_set(*, workspace: Workspace, user: User, role: str) -> Membership:
     """Give ``user`` the ``role`` in ``workspace``, creating the membership if needed."""
     if role not in Role.values:
         raise ApplicationError.for_field("role", _("Unknown role."))
@@ -69,7 +69,7 @@ def apikey_create(
     name: str,
     kind: str,
     role: str = "",
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its raw value, which is shown once and never stored."""
     if kind not in ApiKey.Kind.values:
