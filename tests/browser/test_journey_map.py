@@ -8,21 +8,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.a11y import assert_accessible
 from touchpoints.demo import DEMO_PASSWORD, DEMO_USERNAME, demo_seed
 from touchpoints.models import Journey
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-#: Unlabelled visible form controls on the page (inputs, selects, textareas, buttons without a name).
-UNLABELLED_CONTROLS_JS = """
-() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
-  .filter(el => el.offsetParent !== null)
-  .filter(el => {
-    if (el.tagName === 'BUTTON') return !(el.textContent.trim() || el.getAttribute('aria-label'));
-    return !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby');
-  })
-  .map(el => el.outerHTML.slice(0, 120))
-"""
 
 
 def sign_in(page, live_server) -> None:
@@ -54,7 +44,7 @@ def test_journey_map_shows_the_demo_journey(page, live_server):
     expect(checkout).to_contain_text("Web")
     expect(checkout).to_contain_text("Payments")
     expect(page.get_by_role("complementary")).to_contain_text("Bargain-hunting Bella")
-    assert page.evaluate(UNLABELLED_CONTROLS_JS) == []
+    assert_accessible(page)
     shot = os.environ.get("JOURNEYPULSE_SCREENSHOT")
     if shot:
         Path(shot).parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +76,24 @@ def test_reorder_and_edit_with_the_keyboard_alone(page, live_server):
     page.keyboard.press("Enter")
     expect(page.locator(".stage h3").first).to_have_text("Comparison")
     expect(page.get_by_role("status")).to_contain_text("Stage saved.")
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "pl", "hu"])
+def test_pages_are_accessible_in_every_language(page, live_server, language):
+    demo_seed()
+    page.goto(f"{live_server.url}/login/")
+    assert_accessible(page)
+    sign_in(page, live_server)
+    page.select_option("#language-switcher", language)
+    page.locator("#language-switcher").press("Tab")
+    page.keyboard.press("Enter")  # the language form's submit button follows the select
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    assert_accessible(page)
+    journey = Journey.objects.get(name="Online shop")
+    page.goto(f"{live_server.url}/journeys/{journey.pk}/")
+    assert_accessible(page)
+    page.goto(f"{live_server.url}/journeys/new/")
+    assert_accessible(page)
 
 
 def test_focus_is_visible(page, live_server):
