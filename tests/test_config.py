@@ -174,3 +174,45 @@ def test_static_assets_are_served_locally(client, db):
     response = client.get("/static/journeypulse/css/app.css")
     assert response.status_code == 200
     assert b":focus-visible" in b"".join(response.streaming_content)
+
+
+@pytest.mark.django_db
+def test_admin_stage_inline_and_touchpoint_inherit_the_workspace(admin_client):
+    from tests.touchpoints.factories import JourneyFactory, WorkspaceFactory
+    from touchpoints.models import Stage, Touchpoint
+
+    journey = JourneyFactory(workspace=WorkspaceFactory())
+    change_url = f"/admin/touchpoints/journey/{journey.pk}/change/"
+    data = {
+        "workspace": journey.workspace_id,
+        "name": journey.name,
+        "description": "",
+        "map_type": journey.map_type,
+        "is_active": "on",
+        "stages-TOTAL_FORMS": "1",
+        "stages-INITIAL_FORMS": "0",
+        "stages-0-order": "1",
+        "stages-0-name": "Awareness",
+        "stages-0-description": "",
+    }
+    response = admin_client.post(change_url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    stage = Stage.objects.get(journey=journey)
+    assert stage.workspace_id == journey.workspace_id
+
+    response = admin_client.post(
+        "/admin/touchpoints/touchpoint/add/",
+        {
+            "stage": stage.pk,
+            "name": "Ad",
+            "channel": "web",
+            "order": "0",
+            "event_names-TOTAL_FORMS": "1",
+            "event_names-INITIAL_FORMS": "0",
+            "event_names-0-name": "ad_clicked",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    touchpoint = Touchpoint.objects.get(name="Ad")
+    assert touchpoint.workspace_id == journey.workspace_id
+    assert touchpoint.event_names.get().workspace_id == journey.workspace_id

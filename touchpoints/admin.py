@@ -82,6 +82,34 @@ class ApiKeyAdmin(admin.ModelAdmin):
             services.apikey_revoke(workspace=api_key.workspace, api_key_id=api_key.pk)
 
 
+class InlinesInheritWorkspaceMixin:
+    """Rows added in this admin's inlines take the workspace of the object being edited."""
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        for instance in formset.save(commit=False):
+            instance.workspace_id = form.instance.workspace_id
+            instance.save()
+        for obj in formset.deleted_objects:
+            obj.delete()
+        formset.save_m2m()
+
+
+class WorkspaceFromParentMixin(InlinesInheritWorkspaceMixin):
+    """A tenant row under a parent (``workspace_parent``) takes the parent's workspace.
+
+    The admin never picks it, so a stage cannot end up in another workspace than its journey.
+    """
+
+    workspace_parent: str = ""
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*(super().get_exclude(request, obj) or []), "workspace"]  # type: ignore[misc]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.workspace_id = getattr(obj, self.workspace_parent).workspace_id
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+
+
 @admin.register(Persona)
 class PersonaAdmin(admin.ModelAdmin):
     list_display = ["name", "workspace", "created_at"]
@@ -96,7 +124,7 @@ class StageInline(admin.TabularInline):
 
 
 @admin.register(Journey)
-class JourneyAdmin(admin.ModelAdmin):
+class JourneyAdmin(InlinesInheritWorkspaceMixin, admin.ModelAdmin):
     list_display = ["name", "workspace", "map_type", "is_active", "updated_at"]
     list_filter = ["workspace", "map_type", "is_active"]
     search_fields = ["name", "description"]
@@ -105,7 +133,8 @@ class JourneyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Stage)
-class StageAdmin(admin.ModelAdmin):
+class StageAdmin(WorkspaceFromParentMixin, admin.ModelAdmin):
+    workspace_parent = "journey"
     list_display = ["name", "journey", "order", "workspace"]
     list_filter = ["workspace", "journey"]
     search_fields = ["name", "journey__name"]
@@ -120,23 +149,18 @@ class EventNameInline(admin.TabularInline):
 
 
 @admin.register(Touchpoint)
-class TouchpointAdmin(admin.ModelAdmin):
+class TouchpointAdmin(WorkspaceFromParentMixin, admin.ModelAdmin):
+    workspace_parent = "stage"
     list_display = ["name", "stage", "channel", "owner_team", "workspace"]
     list_filter = ["workspace", "channel", "stage__journey"]
     search_fields = ["name", "owner_team", "event_names__name"]
     list_select_related = ["stage", "workspace"]
     inlines = [EventNameInline]
 
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        for instance in formset.save(commit=False):
-            instance.workspace_id = form.instance.workspace_id
-            instance.save()
-        for obj in formset.deleted_objects:
-            obj.delete()
-
 
 @admin.register(TouchpointEventName)
-class TouchpointEventNameAdmin(admin.ModelAdmin):
+class TouchpointEventNameAdmin(WorkspaceFromParentMixin, admin.ModelAdmin):
+    workspace_parent = "touchpoint"
     list_display = ["name", "touchpoint", "workspace"]
     list_filter = ["workspace"]
     search_fields = ["name", "touchpoint__name"]
