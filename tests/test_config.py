@@ -216,3 +216,13 @@ def test_admin_stage_inline_and_touchpoint_inherit_the_workspace(admin_client):
     touchpoint = Touchpoint.objects.get(name="Ad")
     assert touchpoint.workspace_id == journey.workspace_id
     assert touchpoint.event_names.get().workspace_id == journey.workspace_id
+
+
+@pytest.mark.parametrize("entry_point", ["config.wsgi", "config.asgi"])
+def test_web_entry_points_refuse_to_start_with_development_defaults(entry_point):
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS")}
+    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-c", f"import {entry_point}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr

@@ -1,5 +1,9 @@
 """The demo workspace: an online shop's journey, three personas and an admin user.
 
+The demo user is a superuser with a published password, so the command refuses
+to run unless ``DEBUG`` is on or ``--force`` is given, and never resets the
+password of a user that already exists.
+
 :func:`demo_seed` is idempotent: a second run finds what the first one made and
 creates nothing twice (API keys excepted: each ``--json`` run mints a fresh pair,
 because a raw key cannot be shown again). Later issues add surveys, rules, events
@@ -225,7 +229,7 @@ TOUCHPOINTS: dict[int, list[dict[str, object]]] = {
 class DemoResult:
     workspace: Workspace
     username: str
-    password: str
+    password: str | None
     write_key: str | None = None
     secret_key: str | None = None
 
@@ -234,11 +238,12 @@ class DemoResult:
 def demo_seed(*, create_keys: bool = False) -> DemoResult:
     """Create (or find) the demo workspace, user, personas and journey."""
     user_model = get_user_model()
-    user, _created = user_model.objects.get_or_create(
+    user, created = user_model.objects.get_or_create(
         username=DEMO_USERNAME, defaults={"email": "demo@example.com", "is_staff": True, "is_superuser": True}
     )
-    user.set_password(DEMO_PASSWORD)
-    user.save(update_fields=["password"])
+    if created:  # never reset the password of a user who already exists
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
 
     workspace = Workspace.objects.filter(slug=DEMO_SLUG).first() or services.workspace_create(
         name="Demo shop", slug=DEMO_SLUG, default_language="en", timezone_name="Europe/Warsaw"
@@ -264,7 +269,9 @@ def demo_seed(*, create_keys: bool = False) -> DemoResult:
             for data in touchpoints:
                 services.touchpoint_create(workspace=workspace, stage_id=stages[position].pk, **data)
 
-    result = DemoResult(workspace=workspace, username=DEMO_USERNAME, password=DEMO_PASSWORD)
+    # Tell the password only while it is still the demo one.
+    password = DEMO_PASSWORD if created or user.check_password(DEMO_PASSWORD) else None
+    result = DemoResult(workspace=workspace, username=DEMO_USERNAME, password=password)
     if create_keys:
         _key, result.write_key = services.apikey_create(
             workspace=workspace, name="Demo write key", kind=ApiKey.Kind.WRITE, created_by=user

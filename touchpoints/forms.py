@@ -13,6 +13,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import ApplicationError
+from config.limits import ID_MAX
 from touchpoints.models import Channel, Journey, Persona, Workspace
 
 
@@ -48,11 +49,32 @@ class ServiceForm(forms.Form):
                 attrs["aria-describedby"] = f"{self[name].auto_id}_errors"
 
 
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A model multiple choice whose values are checked as ids before any query.
+
+    A forged value such as ``10**30`` is "not one of the available choices", not a
+    database overflow.
+    """
+
+    def _check_values(self, value: Any) -> Any:
+        for item in value:
+            text = str(item)
+            if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= ID_MAX:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": text}
+                )
+        return super()._check_values(value)
+
+
+class WorkspaceSwitchForm(forms.Form):
+    workspace = forms.IntegerField(min_value=1, max_value=ID_MAX)
+
+
 class JourneyForm(ServiceForm):
     name = forms.CharField(label=_("Name"), max_length=120)
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     map_type = forms.ChoiceField(label=_("Map type"), choices=Journey.MapType.choices)
-    persona_ids = forms.ModelMultipleChoiceField(
+    persona_ids = IdMultipleChoiceField(
         label=_("Personas"),
         queryset=Persona.objects.none(),
         required=False,

@@ -7,6 +7,8 @@ filter: ``Model.objects.for_workspace(workspace)``. Writes go through
 
 from __future__ import annotations
 
+import functools
+import json
 import zoneinfo
 from typing import Any, Self
 
@@ -18,9 +20,14 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
+@functools.cache
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def validate_timezone(value: str) -> None:
     """Accept IANA time-zone names only (``Europe/Warsaw``, ``UTC``)."""
-    if value not in zoneinfo.available_timezones():
+    if value not in _time_zone_names():
         raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value})
 
 
@@ -28,6 +35,38 @@ validate_language_tag = RegexValidator(
     r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$",
     _("Enter a language code such as “en”, “pl” or “pt-BR”."),
 )
+
+
+def _json_depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_json_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_json_depth(item) for item in value), default=0)
+    return 0
+
+
+def validate_traits(value: Any) -> None:
+    """Traits are a JSON object, at most ``TRAITS_MAX_DEPTH`` deep and ``TRAITS_MAX_BYTES`` big.
+
+    NUL characters and lone surrogates are refused: PostgreSQL's jsonb cannot store them.
+    """
+    from config.limits import TRAITS_MAX_BYTES, TRAITS_MAX_DEPTH
+
+    if not isinstance(value, dict):
+        raise ValidationError(_("Traits must be a JSON object."), code="invalid")
+    if _json_depth(value) > TRAITS_MAX_DEPTH:
+        raise ValidationError(
+            _("Traits may be nested at most %(depth)d levels deep."), params={"depth": TRAITS_MAX_DEPTH}
+        )
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(_("Traits contain an invalid character.")) from exc
+    if "\\u0000" in text or "\x00" in text:
+        raise ValidationError(_("Traits contain an invalid character."))
+    if len(encoded) > TRAITS_MAX_BYTES:
+        raise ValidationError(_("Traits may be at most %(size)d bytes."), params={"size": TRAITS_MAX_BYTES})
 
 
 def language_choices() -> list[tuple[str, Any]]:
@@ -294,7 +333,7 @@ class Touchpoint(TimestampedModel):
         return self.name
 
 
-class TouchpointEventName(models.Model):
+class TouchpointEventName(TimestampedModel):
     """An event name (``checkout_completed``) that means its touchpoint happened."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
@@ -325,7 +364,7 @@ class Customer(TimestampedModel):
     email = models.EmailField(_("email"), blank=True)
     language = models.CharField(_("language"), max_length=16, blank=True, validators=[validate_language_tag])
     timezone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_timezone])
-    traits = models.JSONField(_("traits"), default=dict, blank=True)
+    traits = models.JSONField(_("traits"), default=dict, blank=True, validators=[validate_traits])
     first_seen_at = models.DateTimeField(_("first seen at"))
     last_seen_at = models.DateTimeField(_("last seen at"))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, F, Prefetch, QuerySet
 
+from touchpoints.keys import hash_api_key
 from touchpoints.models import (
     ApiKey,
     Customer,
@@ -20,7 +21,6 @@ from touchpoints.models import (
     TouchpointEventName,
     Workspace,
 )
-from touchpoints.services.workspaces import hash_api_key
 
 
 def membership_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Membership]:
@@ -60,7 +60,7 @@ def journey_list(*, workspace: Workspace) -> QuerySet[Journey]:
             stage_count=Count("stages", distinct=True),
             touchpoint_count=Count("stages__touchpoints", distinct=True),
         )
-        .prefetch_related(Prefetch("personas", queryset=Persona.objects.only("id", "name")))
+        .prefetch_related(Prefetch("personas", queryset=Persona.objects.for_workspace(workspace).only("id", "name")))
     )
 
 
@@ -70,7 +70,7 @@ def stage_list(*, workspace: Workspace) -> QuerySet[Stage]:
 
 def touchpoint_list(*, workspace: Workspace) -> QuerySet[Touchpoint]:
     """Touchpoints with ``journey_id`` annotated and their event names prefetched (names only)."""
-    event_names = TouchpointEventName.objects.only("touchpoint_id", "name").order_by("name")
+    event_names = TouchpointEventName.objects.for_workspace(workspace).only("touchpoint_id", "name").order_by("name")
     return (
         Touchpoint.objects.for_workspace(workspace)
         .annotate(journey_id=F("stage__journey_id"))
@@ -79,16 +79,23 @@ def touchpoint_list(*, workspace: Workspace) -> QuerySet[Touchpoint]:
 
 
 def journey_map_queryset(*, workspace: Workspace) -> QuerySet[Journey]:
-    """Journeys with everything their map page shows: stages in order, touchpoints, event names, personas."""
-    touchpoints = Touchpoint.objects.prefetch_related(
-        Prefetch("event_names", queryset=TouchpointEventName.objects.order_by("name"))
+    """Journeys with everything their map page shows: stages in order, touchpoints, event names, personas.
+
+    Every prefetch is scoped to the workspace too, so even a row linked across
+    workspaces by mistake (say, through the admin) is never shown.
+    """
+    event_names = TouchpointEventName.objects.for_workspace(workspace).order_by("name")
+    touchpoints = Touchpoint.objects.for_workspace(workspace).prefetch_related(
+        Prefetch("event_names", queryset=event_names)
+    )
+    stages = (
+        Stage.objects.for_workspace(workspace)
+        .order_by("order")
+        .prefetch_related(Prefetch("touchpoints", queryset=touchpoints))
     )
     return Journey.objects.for_workspace(workspace).prefetch_related(
-        Prefetch(
-            "stages",
-            queryset=Stage.objects.order_by("order").prefetch_related(Prefetch("touchpoints", queryset=touchpoints)),
-        ),
-        "personas",
+        Prefetch("stages", queryset=stages),
+        Prefetch("personas", queryset=Persona.objects.for_workspace(workspace)),
     )
 
 

@@ -21,7 +21,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import ApplicationError
 from touchpoints import selectors, services
-from touchpoints.forms import JourneyCreateForm, JourneyForm, ServiceForm, StageForm, TouchpointForm
+from touchpoints.forms import (
+    JourneyCreateForm,
+    JourneyForm,
+    ServiceForm,
+    StageForm,
+    TouchpointForm,
+    WorkspaceSwitchForm,
+)
 from touchpoints.models import Role, Stage, Touchpoint
 from touchpoints.permissions import SESSION_WORKSPACE_KEY, workspace_member_required
 from touchpoints.selectors import membership_list_for_user
@@ -63,9 +70,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @workspace_member_required()
 def workspace_switch(request: HttpRequest) -> HttpResponse:
     """Make another of the user's workspaces the current one."""
-    workspace_id = request.POST.get("workspace", "")
-    memberships = membership_list_for_user(user=request.user)
-    chosen = memberships.filter(workspace_id=workspace_id).first() if workspace_id.isdigit() else None
+    form = WorkspaceSwitchForm(request.POST)
+    chosen = None
+    if form.is_valid():
+        memberships = membership_list_for_user(user=request.user)
+        chosen = memberships.filter(workspace_id=form.cleaned_data["workspace"]).first()
     if chosen is None:
         messages.error(request, _("You are not a member of that workspace."))
     else:

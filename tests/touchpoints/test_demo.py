@@ -21,7 +21,7 @@ def counts() -> dict[str, int]:
 
 
 def test_seed_demo_builds_a_realistic_journey():
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--force", stdout=StringIO())
     workspace = Workspace.objects.get(slug="demo")
     journey = Journey.objects.get(workspace=workspace)
     assert journey.stages.count() == 9
@@ -33,22 +33,22 @@ def test_seed_demo_builds_a_realistic_journey():
 
 
 def test_seed_demo_twice_duplicates_nothing():
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--force", stdout=StringIO())
     first = counts()
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--force", stdout=StringIO())
     assert counts() == first
 
 
 def test_seed_demo_prints_the_login():
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", "--force", stdout=out)
     assert "demo / journeypulse-demo" in out.getvalue()
     assert get_user_model().objects.get(username="demo").check_password("journeypulse-demo")
 
 
 def test_seed_demo_json_gives_working_keys():
     out = StringIO()
-    call_command("seed_demo", "--json", stdout=out)
+    call_command("seed_demo", "--json", "--force", stdout=out)
     payload = json.loads(out.getvalue())
     assert set(payload) == {"workspace", "username", "password", "write_key", "secret_key"}
     assert payload["workspace"] == "demo"
@@ -59,3 +59,21 @@ def test_seed_demo_json_gives_working_keys():
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {payload['write_key']}")
     assert client.get("/api/v1/journeys/").status_code == 403
     assert ApiKey.objects.filter(kind="write").count() == 1
+
+
+def test_seed_demo_refuses_without_debug():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo", stdout=StringIO())
+    assert not Workspace.objects.exists()
+
+
+def test_seed_demo_never_resets_an_existing_password():
+    from tests.touchpoints.factories import UserFactory
+
+    UserFactory(username="demo", password="my-own-secret")
+    out = StringIO()
+    call_command("seed_demo", "--force", stdout=out)
+    assert get_user_model().objects.get(username="demo").check_password("my-own-secret")
+    assert "journeypulse-demo" not in out.getvalue()

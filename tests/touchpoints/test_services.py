@@ -132,14 +132,35 @@ class TestStages:
         assert list(journey.stages.order_by("order").values_list("order", flat=True)) == list(range(1, 9))
         assert not journey.stages.filter(pk=third.pk).exists()
 
-    def test_update_to_taken_order_is_refused(self, workspace):
+    def test_update_order_moves_the_stage_and_shifts_the_others(self, workspace):
+        journey = services.journey_create(workspace=workspace, name="Shop", from_template=True)
+        awareness = journey.stages.get(order=1)
+        services.stage_update(workspace=workspace, stage_id=awareness.pk, data={"order": 3})
+        assert stage_names(journey)[:4] == ["Consideration", "Interest", "Awareness", "Intent"]
+        assert list(journey.stages.order_by("order").values_list("order", flat=True)) == list(range(1, 10))
+
+    @pytest.mark.parametrize("order", [0, 10, 1_000_001])
+    def test_update_order_out_of_range_is_refused(self, workspace, order):
         journey = services.journey_create(workspace=workspace, name="Shop", from_template=True)
         stage = journey.stages.get(order=1)
         with pytest.raises(ApplicationError) as error:
-            services.stage_update(workspace=workspace, stage_id=stage.pk, data={"order": 2})
+            services.stage_update(workspace=workspace, stage_id=stage.pk, data={"order": order})
         assert "order" in error.value.fields
         stage.refresh_from_db()
         assert stage.order == 1
+
+    @pytest.mark.parametrize("order", [11, 1_000_001, 2**31])
+    def test_create_with_a_gap_is_refused(self, workspace, order):
+        journey = services.journey_create(workspace=workspace, name="Shop", from_template=True)
+        with pytest.raises(ApplicationError) as error:
+            services.stage_create(workspace=workspace, journey_id=journey.pk, name="Far", order=order)
+        assert "between 1 and 10" in error.value.fields["order"][0]
+        services.stage_delete(workspace=workspace, stage_id=journey.stages.get(order=2).pk)
+        assert list(journey.stages.order_by("order").values_list("order", flat=True)) == list(range(1, 9))
+
+    def test_stage_at_n_plus_one_is_accepted(self, workspace):
+        journey = services.journey_create(workspace=workspace, name="Shop", from_template=True)
+        assert services.stage_create(workspace=workspace, journey_id=journey.pk, name="Last", order=10).order == 10
 
 
 class TestTouchpoints:
@@ -220,10 +241,12 @@ class TestApiKeys:
 
     def test_touch_writes_at_most_once_per_window(self, workspace, django_assert_num_queries):
         api_key, _raw = services.apikey_create(workspace=workspace, name="S", kind="write")
-        services.apikey_touch(api_key=api_key)
+        with django_assert_num_queries(1):
+            services.apikey_touch(api_key=api_key)
         first = ApiKey.objects.get(pk=api_key.pk).last_used_at
         assert first is not None
-        services.apikey_touch(api_key=api_key)
+        with django_assert_num_queries(0):
+            services.apikey_touch(api_key=api_key)
         assert ApiKey.objects.get(pk=api_key.pk).last_used_at == first
 
 

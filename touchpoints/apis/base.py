@@ -13,11 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from django import forms
 from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
 from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from config.limits import ID_MAX, LIST_MAX_ITEMS
 
 
 class WorkspaceViewSet(viewsets.GenericViewSet):
@@ -105,3 +109,23 @@ class DestroyMixin:
 
 class CrudViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, WorkspaceViewSet):
     """List, read, create, update (PUT/PATCH) and delete."""
+
+
+def id_field(**kwargs: Any) -> serializers.IntegerField:
+    """An id in a request body: a positive integer that fits a bigint (larger is a field error)."""
+    return serializers.IntegerField(min_value=1, max_value=ID_MAX, **kwargs)
+
+
+def id_list_field(*, max_length: int = LIST_MAX_ITEMS, **kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(child=id_field(), max_length=max_length, **kwargs)
+
+
+class IdFilter(filters.Filter):
+    """``?journey=3``: an integer id; ``1.5``, ``1e40`` or a huge number are a 400, not a guess or a 500."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(*args, **kwargs)

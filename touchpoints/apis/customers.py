@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from touchpoints import selectors, services
 from touchpoints.apis.base import CrudViewSet
-from touchpoints.models import Customer, Role, validate_language_tag, validate_timezone
+from touchpoints.models import Customer, Role, validate_language_tag, validate_timezone, validate_traits
 
 PII_FIELDS = ("email", "traits")
 
@@ -31,7 +31,9 @@ class CustomerInputSerializer(serializers.Serializer):
     )
     timezone = serializers.CharField(required=False, allow_blank=True, max_length=64, validators=[validate_timezone])
     traits = serializers.DictField(
-        required=False, help_text=_("Merged into the stored traits; a null value removes a key.")
+        required=False,
+        validators=[validate_traits],
+        help_text=_("Merged into the stored traits; a null value removes a key."),
     )
 
 
@@ -95,7 +97,8 @@ class CustomerViewSet(CrudViewSet):
     ordering_fields = ["last_seen_at", "first_seen_at", "external_id"]
     ordering = ["-last_seen_at", "id"]
     lookup_field = "external_id"
-    lookup_value_regex = "[^/]+"
+    # External ids are the company's own and may contain "/" (``acct/42``).
+    lookup_value_regex = ".+"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -13,8 +13,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.limits import LIST_MAX_ITEMS, STAGES_MAX
 from touchpoints import selectors, services
-from touchpoints.apis.base import CrudViewSet
+from touchpoints.apis.base import CrudViewSet, IdFilter, id_field, id_list_field
 from touchpoints.models import Channel, Journey, Persona, Stage, Touchpoint
 
 # --- Personas --------------------------------------------------------------------
@@ -67,10 +68,15 @@ class PersonaViewSet(CrudViewSet):
 
 
 class StageInputSerializer(serializers.Serializer):
-    journey = serializers.IntegerField(min_value=1)
+    journey = id_field()
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    order = serializers.IntegerField(min_value=1, required=False, help_text=_("1-based; omit to add the stage last."))
+    order = serializers.IntegerField(
+        min_value=1,
+        max_value=STAGES_MAX,
+        required=False,
+        help_text=_("1-based. On create, omit to add the stage last; on update, moves the stage there."),
+    )
 
 
 class StageOutputSerializer(serializers.ModelSerializer):
@@ -89,7 +95,7 @@ class JourneyInputSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     map_type = serializers.ChoiceField(choices=Journey.MapType.choices, default=Journey.MapType.CURRENT_STATE)
     is_active = serializers.BooleanField(default=True)
-    persona_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+    persona_ids = id_list_field(default=list, help_text=_("Replaces the journey's personas."))
 
 
 class JourneyCreateInputSerializer(JourneyInputSerializer):
@@ -127,8 +133,8 @@ class JourneyOutputSerializer(serializers.ModelSerializer):
 
 
 class StageReorderInputSerializer(serializers.Serializer):
-    stage_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+    stage_ids = id_list_field(
+        max_length=STAGES_MAX,
         allow_empty=False,
         help_text=_("Every stage id of the journey, in the new order."),
     )
@@ -136,7 +142,7 @@ class StageReorderInputSerializer(serializers.Serializer):
 
 class JourneyFilter(filters.FilterSet):
     name = filters.CharFilter(lookup_expr="icontains", help_text=_("Part of the name."))
-    persona = filters.NumberFilter(field_name="personas", help_text=_("A persona id."))
+    persona = IdFilter(field_name="personas", help_text=_("A persona id."))
 
     class Meta:
         model = Journey
@@ -188,7 +194,7 @@ class JourneyViewSet(CrudViewSet):
 class StageFilter(filters.FilterSet):
     # Number filters, not model choices: a choice filter would check the id against
     # every workspace's journeys and so tell whether another workspace's id exists.
-    journey = filters.NumberFilter(field_name="journey_id", help_text=_("A journey id."))
+    journey = IdFilter(field_name="journey_id", help_text=_("A journey id."))
 
     class Meta:
         model = Stage
@@ -222,7 +228,7 @@ class StageViewSet(CrudViewSet):
 
 
 class TouchpointInputSerializer(serializers.Serializer):
-    stage = serializers.IntegerField(min_value=1)
+    stage = id_field()
     name = serializers.CharField(max_length=120)
     channel = serializers.ChoiceField(choices=Channel.choices)
     customer_does = serializers.CharField(required=False, allow_blank=True, default="")
@@ -231,11 +237,12 @@ class TouchpointInputSerializer(serializers.Serializer):
     owner_team = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
     event_names = serializers.ListField(
         child=serializers.CharField(max_length=200),
+        max_length=LIST_MAX_ITEMS,
         required=False,
         default=list,
         help_text=_("Event names that mean this touchpoint happened; each is unique in the workspace."),
     )
-    order = serializers.IntegerField(min_value=0, required=False)
+    order = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
 
 
 class TouchpointOutputSerializer(serializers.ModelSerializer):
@@ -265,8 +272,8 @@ class TouchpointOutputSerializer(serializers.ModelSerializer):
 
 
 class TouchpointFilter(filters.FilterSet):
-    journey = filters.NumberFilter(field_name="stage__journey_id", help_text=_("A journey id."))
-    stage = filters.NumberFilter(field_name="stage_id", help_text=_("A stage id."))
+    journey = IdFilter(field_name="stage__journey_id", help_text=_("A journey id."))
+    stage = IdFilter(field_name="stage_id", help_text=_("A stage id."))
     event_name = filters.CharFilter(field_name="event_names__name", help_text=_("An event name."))
 
     class Meta:

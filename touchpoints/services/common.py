@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
 from config.errors import ApplicationError
@@ -34,3 +34,16 @@ def apply_changes(instance: models.Model, data: dict[str, object], allowed: set[
             setattr(instance, name, value)
             changed.append(name)
     return changed
+
+
+def save_or_raise(instance: models.Model, error: ApplicationError, *, update_fields: list[str] | None = None) -> None:
+    """Save; if a unique constraint refuses (a concurrent request won the race), raise ``error``.
+
+    Services check uniqueness first for a friendly message; this turns the race
+    that slips past the check into the same 400 instead of a 500.
+    """
+    try:
+        with transaction.atomic():
+            instance.save(update_fields=update_fields)
+    except IntegrityError as exc:
+        raise error from exc

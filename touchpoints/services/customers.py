@@ -28,13 +28,14 @@ def customer_upsert(
 
     ``data`` may hold ``email``, ``language``, ``timezone`` (replaced when given)
     and ``traits`` (merged key by key into the stored traits; a ``None`` value
-    removes a key). ``last_seen_at`` moves forward only.
+    removes a key). ``seen_at`` is when the customer was last active (ingestion
+    passes the event time); without it, an edit leaves ``last_seen_at`` alone and
+    a new customer is first and last seen now. ``last_seen_at`` moves forward only.
     """
     external_id = external_id.strip()
     if not external_id:
         raise ApplicationError.for_field("external_id", _("This field may not be blank."))
     data = dict(data or {})
-    seen_at = seen_at or timezone.now()
     traits = data.pop("traits", None)
     unknown = set(data) - set(_PROFILE_FIELDS)
     if unknown:
@@ -45,13 +46,17 @@ def customer_upsert(
     customer = Customer.objects.for_workspace(workspace).select_for_update().filter(external_id=external_id).first()
     created = customer is None
     if customer is None:
-        customer = Customer(workspace=workspace, external_id=external_id, first_seen_at=seen_at, last_seen_at=seen_at)
+        first_seen = seen_at or timezone.now()
+        customer = Customer(
+            workspace=workspace, external_id=external_id, first_seen_at=first_seen, last_seen_at=first_seen
+        )
     for name, value in data.items():
         setattr(customer, name, value or "")
     if traits:
         merged = {**customer.traits, **traits}
         customer.traits = {key: value for key, value in merged.items() if value is not None}
-    customer.last_seen_at = max(customer.last_seen_at, seen_at)
+    if seen_at is not None:
+        customer.last_seen_at = max(customer.last_seen_at, seen_at)
     model_clean(customer)
     if not created:
         customer.save()

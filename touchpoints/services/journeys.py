@@ -2,7 +2,8 @@
 
 Stage orders are 1-based, unique per journey and kept contiguous: creating,
 deleting, moving and reordering stages all leave ``1..n``. Every change of order
-locks the journey row first, so two concurrent edits of one journey serialise.
+locks the journey row before it reads any order, so concurrent edits of one
+journey serialise.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from config.errors import ApplicationError
+from config.limits import LIST_MAX_ITEMS
 from touchpoints.journey_templates import STANDARD_STAGES
 from touchpoints.models import (
     Journey,
@@ -25,15 +27,16 @@ from touchpoints.models import (
     TouchpointEventName,
     Workspace,
 )
-from touchpoints.services.common import apply_changes, model_clean
+from touchpoints.services.common import apply_changes, model_clean, save_or_raise
 
-# Added to every order during a renumbering so the final values never collide
-# with the current ones under the unique (journey, order) constraint.
-_RENUMBER_OFFSET = 1_000_000
 EVENT_NAME_MAX_LENGTH = 200
 
 
 # --- Personas ------------------------------------------------------------------
+
+
+def _persona_name_taken() -> ApplicationError:
+    return ApplicationError.for_field("name", _("A persona with this name already exists."))
 
 
 def _check_persona_name(workspace: Workspace, name: str, exclude_id: int | None = None) -> None:
@@ -41,7 +44,7 @@ def _check_persona_name(workspace: Workspace, name: str, exclude_id: int | None 
     if exclude_id is not None:
         clash = clash.exclude(pk=exclude_id)
     if clash.exists():
-        raise ApplicationError.for_field("name", _("A persona with this name already exists."))
+        raise _persona_name_taken()
 
 
 @transaction.atomic
@@ -64,7 +67,7 @@ def persona_create(
     )
     model_clean(persona)
     _check_persona_name(workspace, persona.name)
-    persona.save()
+    save_or_raise(persona, _persona_name_taken())
     return persona
 
 
@@ -78,7 +81,7 @@ def persona_update(*, workspace: Workspace, persona_id: int, data: dict[str, Any
     if "name" in changed:
         _check_persona_name(workspace, persona.name, exclude_id=persona.pk)
     if changed:
-        persona.save(update_fields=[*changed, "updated_at"])
+        save_or_raise(persona, _persona_name_taken(), update_fields=[*changed, "updated_at"])
     return persona
 
 
@@ -90,16 +93,24 @@ def persona_delete(*, workspace: Workspace, persona_id: int) -> None:
 # --- Journeys ------------------------------------------------------------------
 
 
+def _journey_name_taken() -> ApplicationError:
+    return ApplicationError.for_field("name", _("A journey with this name already exists."))
+
+
 def _check_journey_name(workspace: Workspace, name: str, exclude_id: int | None = None) -> None:
     clash = Journey.objects.for_workspace(workspace).filter(name=name)
     if exclude_id is not None:
         clash = clash.exclude(pk=exclude_id)
     if clash.exists():
-        raise ApplicationError.for_field("name", _("A journey with this name already exists."))
+        raise _journey_name_taken()
 
 
 def _workspace_personas(workspace: Workspace, persona_ids: Iterable[int]) -> list[Persona]:
     wanted = set(persona_ids)
+    if len(wanted) > LIST_MAX_ITEMS:
+        raise ApplicationError.for_field(
+            "persona_ids", _("At most %(max)d personas per journey.") % {"max": LIST_MAX_ITEMS}
+        )
     personas = list(Persona.objects.for_workspace(workspace).filter(pk__in=wanted))
     if len(personas) != len(wanted):
         raise ApplicationError.for_field("persona_ids", _("Unknown persona."))
@@ -128,7 +139,7 @@ def journey_create(
     model_clean(journey)
     _check_journey_name(workspace, journey.name)
     personas = _workspace_personas(workspace, persona_ids)
-    journey.save()
+    save_or_raise(journey, _journey_name_taken())
     journey.personas.set(personas)
     if from_template:
         with translation.override(workspace.default_language):
@@ -157,7 +168,7 @@ def journey_update(*, workspace: Workspace, journey_id: int, data: dict[str, Any
     if "name" in changed:
         _check_journey_name(workspace, journey.name, exclude_id=journey.pk)
     if changed:
-        journey.save(update_fields=[*changed, "updated_at"])
+        save_or_raise(journey, _journey_name_taken(), update_fields=[*changed, "updated_at"])
     if persona_ids is not None:
         journey.personas.set(_workspace_personas(workspace, persona_ids))
     return journey
@@ -186,27 +197,27 @@ def _lock_journey(workspace: Workspace, journey_id: int, *, field: str | None = 
     return journey
 
 
-def _check_order_free(journey: Journey, order: int, exclude_id: int | None = None) -> None:
-    if order < 1:
-        raise ApplicationError.for_field("order", _("The order starts at 1."))
-    taken = Stage.objects.filter(journey=journey, order=order)
-    if exclude_id is not None:
-        taken = taken.exclude(pk=exclude_id)
-    if taken.exists():
-        raise ApplicationError.for_field(
-            "order",
-            _("Another stage of this journey already has order %(order)d.") % {"order": order},
-        )
+def _lock_stage(workspace: Workspace, stage_id: int) -> tuple[Journey, Stage, list[int]]:
+    """Lock the stage's journey, then read the stage and the journey's stage ids in order.
+
+    Reading after the lock means a concurrent delete or move cannot slip between.
+    """
+    journey_id = Stage.objects.for_workspace(workspace).values_list("journey_id", flat=True).get(pk=stage_id)
+    journey = _lock_journey(workspace, journey_id)
+    stage = Stage.objects.for_workspace(workspace).get(pk=stage_id, journey=journey)
+    ids = list(journey.stages.order_by("order").values_list("pk", flat=True))
+    return journey, stage, ids
 
 
 def _renumber(journey: Journey, stage_ids: Sequence[int]) -> None:
     """Give ``stage_ids`` the orders ``1..n`` in two set-based steps.
 
-    First every order moves out of the way, then each stage gets its final
-    place; the unique constraint never sees two stages on one order.
+    First every order moves past the current maximum, then each stage gets its
+    final place; the unique constraint never sees two stages on one order.
     """
     stages = Stage.objects.filter(journey=journey)
-    stages.update(order=F("order") + _RENUMBER_OFFSET)
+    offset = (stages.aggregate(last=Max("order"))["last"] or 0) + 1
+    stages.update(order=F("order") + offset)
     by_id = stages.in_bulk(stage_ids)
     for position, stage_id in enumerate(stage_ids, 1):
         by_id[stage_id].order = position
@@ -222,12 +233,23 @@ def stage_create(
     description: str = "",
     order: int | None = None,
 ) -> Stage:
-    """Add a stage; without ``order`` it goes last. A taken order is an error."""
+    """Add a stage; without ``order`` it goes last.
+
+    Orders stay ``1..n``: ``order`` may be ``n + 1`` (last); a taken order is an
+    error (move stages with :func:`stage_reorder` or :func:`stage_update`).
+    """
     journey = _lock_journey(workspace, journey_id, field="journey")
+    count = journey.stages.count()
     if order is None:
-        order = (journey.stages.aggregate(last=Max("order"))["last"] or 0) + 1
-    else:
-        _check_order_free(journey, order)
+        order = count + 1
+    elif order <= count:
+        raise ApplicationError.for_field(
+            "order",
+            _("Another stage of this journey already has order %(order)d.") % {"order": order},
+            code="order_taken",
+        )
+    elif order != count + 1:
+        raise ApplicationError.for_field("order", _("The order must be between 1 and %(max)d.") % {"max": count + 1})
     stage = Stage(workspace=workspace, journey=journey, name=name.strip(), description=description, order=order)
     model_clean(stage)
     stage.save()
@@ -236,32 +258,36 @@ def stage_create(
 
 @transaction.atomic
 def stage_update(*, workspace: Workspace, stage_id: int, data: dict[str, Any]) -> Stage:
-    stage = Stage.objects.for_workspace(workspace).get(pk=stage_id)
-    journey = _lock_journey(workspace, stage.journey_id)
-    stage.refresh_from_db()
+    """Rename or describe a stage; a new ``order`` (1..n) moves it there and shifts the others."""
+    journey, stage, ids = _lock_stage(workspace, stage_id)
     data = dict(data)
     if "name" in data:
         data["name"] = data["name"].strip()
     if "journey_id" in data and data["journey_id"] != stage.journey_id:
         raise ApplicationError.for_field("journey", _("A stage cannot move to another journey."))
     data.pop("journey_id", None)
-    if "order" in data and data["order"] != stage.order:
-        _check_order_free(journey, data["order"], exclude_id=stage.pk)
-    changed = apply_changes(stage, data, {"name", "description", "order"})
+    new_order = data.pop("order", stage.order)
+    if not 1 <= new_order <= len(ids):
+        raise ApplicationError.for_field("order", _("The order must be between 1 and %(max)d.") % {"max": len(ids)})
+    changed = apply_changes(stage, data, {"name", "description"})
     model_clean(stage)
     if changed:
         stage.save(update_fields=[*changed, "updated_at"])
+    if new_order != stage.order:
+        ids.remove(stage.pk)
+        ids.insert(new_order - 1, stage.pk)
+        _renumber(journey, ids)
+        stage.order = new_order
     return stage
 
 
 @transaction.atomic
 def stage_delete(*, workspace: Workspace, stage_id: int) -> None:
     """Delete a stage (and its touchpoints); the others close the gap."""
-    stage = Stage.objects.for_workspace(workspace).get(pk=stage_id)
-    journey = _lock_journey(workspace, stage.journey_id)
+    journey, stage, ids = _lock_stage(workspace, stage_id)
     stage.delete()
-    remaining = list(journey.stages.order_by("order").values_list("pk", flat=True))
-    _renumber(journey, remaining)
+    ids.remove(stage_id)
+    _renumber(journey, ids)
 
 
 @transaction.atomic
@@ -278,15 +304,13 @@ def stage_reorder(*, workspace: Workspace, journey_id: int, stage_ids: Sequence[
 @transaction.atomic
 def stage_move(*, workspace: Workspace, stage_id: int, offset: int) -> Stage:
     """Move a stage ``offset`` places (-1 = one to the left); the ends stop it."""
-    stage = Stage.objects.for_workspace(workspace).get(pk=stage_id)
-    journey = _lock_journey(workspace, stage.journey_id)
-    ids = list(journey.stages.order_by("order").values_list("pk", flat=True))
+    journey, stage, ids = _lock_stage(workspace, stage_id)
     position = ids.index(stage.pk)
     target = min(max(position + offset, 0), len(ids) - 1)
     if target != position:
         ids.insert(target, ids.pop(position))
         _renumber(journey, ids)
-    stage.refresh_from_db()
+        stage.order = target + 1
     return stage
 
 
@@ -294,7 +318,12 @@ def stage_move(*, workspace: Workspace, stage_id: int, offset: int) -> Stage:
 
 
 def _clean_event_names(names: Iterable[str]) -> list[str]:
-    cleaned: list[str] = []
+    names = list(names)
+    if len(names) > LIST_MAX_ITEMS:
+        raise ApplicationError.for_field(
+            "event_names", _("At most %(max)d event names per touchpoint.") % {"max": LIST_MAX_ITEMS}
+        )
+    cleaned: dict[str, None] = {}
     for raw in names:
         name = raw.strip()
         if not name:
@@ -304,9 +333,8 @@ def _clean_event_names(names: Iterable[str]) -> list[str]:
                 "event_names",
                 _("Event names are at most %(max)d characters.") % {"max": EVENT_NAME_MAX_LENGTH},
             )
-        if name not in cleaned:
-            cleaned.append(name)
-    return cleaned
+        cleaned[name] = None
+    return list(cleaned)
 
 
 def _set_event_names(touchpoint: Touchpoint, names: list[str]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -15,17 +14,9 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from config.errors import ApplicationError
+from touchpoints.keys import VISIBLE_PREFIX_LENGTH, hash_api_key, new_api_key
 from touchpoints.models import ApiKey, Membership, Role, Workspace
-from touchpoints.services.common import model_clean
-
-#: Visible key prefixes, so a leaked key is recognisable (and secret scanners can match it).
-KEY_PREFIXES = {ApiKey.Kind.WRITE: "jp_wk_", ApiKey.Kind.SECRET: "jp_sk_"}
-VISIBLE_PREFIX_LENGTH = 12
-
-
-def hash_api_key(raw_key: str) -> str:
-    """The stored form of a key: SHA-256 hex. Keys carry 256 random bits."""
-    return hashlib.sha256(raw_key.encode()).hexdigest()
+from touchpoints.services.common import model_clean, save_or_raise
 
 
 @transaction.atomic
@@ -37,17 +28,18 @@ def workspace_create(
     timezone_name: str = "UTC",
     owner: User | None = None,
 ) -> Workspace:
-    """Create a workspace; ``owner``, when given, becomes its admin."""
-    workspace = Workspace(
-        name=name.strip(),
-        slug=slug or slugify(name)[:60],
-        default_language=default_language,
-        timezone=timezone_name,
-    )
+    """Create a workspace; ``owner``, when given, becomes its admin.
+
+    Without a slug one is made from the name; a name with no Latin letters
+    (``Ромашка``) gets ``workspace-<random>``.
+    """
+    slug = slug or slugify(name)[:60] or f"workspace-{secrets.token_hex(3)}"
+    workspace = Workspace(name=name.strip(), slug=slug, default_language=default_language, timezone=timezone_name)
     model_clean(workspace)
+    taken = ApplicationError.for_field("slug", _("This slug is already taken."))
     if Workspace.objects.filter(slug=workspace.slug).exists():
-        raise ApplicationError.for_field("slug", _("This slug is already taken."))
-    workspace.save()
+        raise taken
+    save_or_raise(workspace, taken)
     if owner is not None:
         membership_set(workspace=workspace, user=owner, role=Role.ADMIN)
     return workspace
@@ -78,7 +70,7 @@ def apikey_create(
         raise ApplicationError.for_field("role", _("A secret key needs a role."))
     if kind == ApiKey.Kind.WRITE and role:
         raise ApplicationError.for_field("role", _("A write key has no role: it can only send events."))
-    raw_key = KEY_PREFIXES[ApiKey.Kind(kind)] + secrets.token_urlsafe(32)
+    raw_key = new_api_key(kind)
     api_key = ApiKey(
         workspace=workspace,
         name=name.strip(),
@@ -109,10 +101,13 @@ def apikey_revoke(*, workspace: Workspace, api_key_id: int) -> ApiKey:
 def apikey_touch(*, api_key: ApiKey) -> None:
     """Record that a key was used, at most once per ``API_KEY_LAST_USED_RESOLUTION_SECONDS``.
 
-    One conditional UPDATE, no read: busy keys don't write on every request.
+    Inside the window nothing is written; past it, one conditional UPDATE (so two
+    requests racing past the window still write once).
     """
     now = timezone.now()
     window = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+    if api_key.last_used_at is not None and api_key.last_used_at >= now - window:
+        return
     ApiKey.objects.filter(pk=api_key.pk).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - window)).update(
         last_used_at=now
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from touchpoints.demo import demo_seed
 
@@ -19,8 +20,18 @@ class Command(BaseCommand):
             action="store_true",
             help='Print {"workspace", "username", "password", "write_key", "secret_key"} with new keys.',
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even with DEBUG off (the demo user is a superuser with a published password).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "seed_demo creates a superuser with a published password, so it runs only with DEBUG on. "
+                "Use --force to run it anyway (never on a public server)."
+            )
         result = demo_seed(create_keys=options["json"])
         if options["json"]:
             payload = {
@@ -32,9 +43,10 @@ class Command(BaseCommand):
             }
             self.stdout.write(json.dumps(payload))
             return
+        password = result.password or "(the password you set: the user existed already)"
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo workspace “{result.workspace.name}” is ready.\n"
-                f"  Sign in at http://127.0.0.1:8000/ as {result.username} / {result.password}"
+                f"  Sign in at http://127.0.0.1:8000/ as {result.username} / {password}"
             )
         )

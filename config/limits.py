@@ -1,0 +1,15 @@
+"""Input limits shared by forms, serializers and services.
+
+Anything a client sends is bounded: ids fit a 64-bit key (a larger number is a
+field error, not an overflow), lists and JSON documents have a size.
+"""
+
+#: Largest primary key (PostgreSQL bigint); larger ids cannot exist.
+ID_MAX = 2**63 - 1
+#: Items in one list field (event names of a touchpoint, personas of a journey).
+LIST_MAX_ITEMS = 200
+#: Stages in one reorder request.
+STAGES_MAX = 500
+#: Customer traits: nesting depth and size of the JSON document.
+TRAITS_MAX_DEPTH = 5
+TRAITS_MAX_BYTES = 16 * 1024
