@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
@@ -47,3 +49,16 @@ def save_or_raise(instance: models.Model, error: ApplicationError, *, update_fie
             instance.save(update_fields=update_fields)
     except IntegrityError as exc:
         raise error from exc
+
+
+def save_with_unique_name(instance: Any, error: ApplicationError, *, update_fields: list[str] | None = None) -> None:
+    """Save a row whose ``name`` is unique in its workspace; a clash raises ``error``.
+
+    The check gives the friendly message; the unique constraint settles a race.
+    """
+    clash = type(instance).objects.for_workspace(instance.workspace).filter(name=instance.name)
+    if instance.pk is not None:
+        clash = clash.exclude(pk=instance.pk)
+    if clash.exists():
+        raise error
+    save_or_raise(instance, error, update_fields=update_fields)

@@ -27,7 +27,7 @@ from touchpoints.models import (
     TouchpointEventName,
     Workspace,
 )
-from touchpoints.services.common import apply_changes, model_clean, save_or_raise
+from touchpoints.services.common import apply_changes, model_clean, save_with_unique_name
 
 EVENT_NAME_MAX_LENGTH = 200
 
@@ -37,14 +37,6 @@ EVENT_NAME_MAX_LENGTH = 200
 
 def _persona_name_taken() -> ApplicationError:
     return ApplicationError.for_field("name", _("A persona with this name already exists."))
-
-
-def _check_persona_name(workspace: Workspace, name: str, exclude_id: int | None = None) -> None:
-    clash = Persona.objects.for_workspace(workspace).filter(name=name)
-    if exclude_id is not None:
-        clash = clash.exclude(pk=exclude_id)
-    if clash.exists():
-        raise _persona_name_taken()
 
 
 @transaction.atomic
@@ -66,8 +58,7 @@ def persona_create(
         needs=needs,
     )
     model_clean(persona)
-    _check_persona_name(workspace, persona.name)
-    save_or_raise(persona, _persona_name_taken())
+    save_with_unique_name(persona, _persona_name_taken())
     return persona
 
 
@@ -78,10 +69,8 @@ def persona_update(*, workspace: Workspace, persona_id: int, data: dict[str, Any
         data = {**data, "name": data["name"].strip()}
     changed = apply_changes(persona, data, {"name", "description", "goals", "pains", "needs"})
     model_clean(persona)
-    if "name" in changed:
-        _check_persona_name(workspace, persona.name, exclude_id=persona.pk)
     if changed:
-        save_or_raise(persona, _persona_name_taken(), update_fields=[*changed, "updated_at"])
+        save_with_unique_name(persona, _persona_name_taken(), update_fields=[*changed, "updated_at"])
     return persona
 
 
@@ -95,14 +84,6 @@ def persona_delete(*, workspace: Workspace, persona_id: int) -> None:
 
 def _journey_name_taken() -> ApplicationError:
     return ApplicationError.for_field("name", _("A journey with this name already exists."))
-
-
-def _check_journey_name(workspace: Workspace, name: str, exclude_id: int | None = None) -> None:
-    clash = Journey.objects.for_workspace(workspace).filter(name=name)
-    if exclude_id is not None:
-        clash = clash.exclude(pk=exclude_id)
-    if clash.exists():
-        raise _journey_name_taken()
 
 
 def _workspace_personas(workspace: Workspace, persona_ids: Iterable[int]) -> list[Persona]:
@@ -137,9 +118,8 @@ def journey_create(
         is_active=is_active,
     )
     model_clean(journey)
-    _check_journey_name(workspace, journey.name)
     personas = _workspace_personas(workspace, persona_ids)
-    save_or_raise(journey, _journey_name_taken())
+    save_with_unique_name(journey, _journey_name_taken())
     journey.personas.set(personas)
     if from_template:
         with translation.override(workspace.default_language):
@@ -165,10 +145,8 @@ def journey_update(*, workspace: Workspace, journey_id: int, data: dict[str, Any
         data["name"] = data["name"].strip()
     changed = apply_changes(journey, data, {"name", "description", "map_type", "is_active"})
     model_clean(journey)
-    if "name" in changed:
-        _check_journey_name(workspace, journey.name, exclude_id=journey.pk)
     if changed:
-        save_or_raise(journey, _journey_name_taken(), update_fields=[*changed, "updated_at"])
+        save_with_unique_name(journey, _journey_name_taken(), update_fields=[*changed, "updated_at"])
     if persona_ids is not None:
         journey.personas.set(_workspace_personas(workspace, persona_ids))
     return journey
