@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.db.models import F, Max, QuerySet
 from django.utils.translation import gettext as _
 
 from config.errors import ApplicationError
@@ -62,3 +64,18 @@ def save_with_unique_name(instance: Any, error: ApplicationError, *, update_fiel
     if clash.exists():
         raise error
     save_or_raise(instance, error, update_fields=update_fields)
+
+
+def renumber(siblings: QuerySet, ordered_ids: Sequence[int], *, field: str = "order") -> None:
+    """Give ``ordered_ids`` (all of ``siblings``) the values ``1..n`` of ``field`` in two set-based steps.
+
+    First every value moves past the current maximum, then each row gets its
+    final place, so a unique constraint on ``field`` among siblings never sees a
+    clash. The caller holds a lock on the siblings' parent.
+    """
+    offset = (siblings.aggregate(last=Max(field))["last"] or 0) + 1
+    siblings.update(**{field: F(field) + offset})
+    by_id = siblings.in_bulk(ordered_ids)
+    for position, row_id in enumerate(ordered_ids, 1):
+        setattr(by_id[row_id], field, position)
+    siblings.model.objects.bulk_update(by_id.values(), [field])

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import Max
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -27,7 +27,7 @@ from touchpoints.models import (
     TouchpointEventName,
     Workspace,
 )
-from touchpoints.services.common import apply_changes, model_clean, save_with_unique_name
+from touchpoints.services.common import apply_changes, model_clean, renumber, save_with_unique_name
 
 EVENT_NAME_MAX_LENGTH = 200
 
@@ -188,18 +188,7 @@ def _lock_stage(workspace: Workspace, stage_id: int) -> tuple[Journey, Stage, li
 
 
 def _renumber(journey: Journey, stage_ids: Sequence[int]) -> None:
-    """Give ``stage_ids`` the orders ``1..n`` in two set-based steps.
-
-    First every order moves past the current maximum, then each stage gets its
-    final place; the unique constraint never sees two stages on one order.
-    """
-    stages = Stage.objects.filter(journey=journey)
-    offset = (stages.aggregate(last=Max("order"))["last"] or 0) + 1
-    stages.update(order=F("order") + offset)
-    by_id = stages.in_bulk(stage_ids)
-    for position, stage_id in enumerate(stage_ids, 1):
-        by_id[stage_id].order = position
-    Stage.objects.bulk_update(by_id.values(), ["order"])
+    renumber(Stage.objects.filter(journey=journey), stage_ids)
 
 
 @transaction.atomic
