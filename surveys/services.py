@@ -153,8 +153,15 @@ def _has_answers(question: Question) -> bool:
     return Answer.objects.filter(question=question).exists()
 
 
-def _lock_survey(workspace: Workspace, survey_id: int) -> Survey:
-    return Survey.objects.for_workspace(workspace).select_for_update().get(pk=survey_id)
+def _lock_survey(workspace: Workspace, survey_id: int, *, field: str | None = None) -> Survey:
+    """Lock the survey row. With ``field`` (the id came in the body) an unknown survey is a field error."""
+    surveys = Survey.objects.for_workspace(workspace).select_for_update()
+    if field is None:
+        return surveys.get(pk=survey_id)
+    survey = surveys.filter(pk=survey_id).first()
+    if survey is None:
+        raise ApplicationError.for_field(field, _("Unknown survey."))
+    return survey
 
 
 def _survey_name_taken() -> ApplicationError:
@@ -291,6 +298,17 @@ def survey_archive(*, workspace: Workspace, survey_id: int) -> Survey:
     return survey
 
 
+@transaction.atomic
+def survey_delete(*, workspace: Workspace, survey_id: int) -> None:
+    """Delete a survey that nobody has answered; one with responses can only be archived."""
+    survey = _lock_survey(workspace, survey_id)
+    if survey.responses.exists():
+        raise ApplicationError(
+            _("This survey has responses, so it cannot be deleted. Archive it instead."), code="has_responses"
+        )
+    survey.delete()
+
+
 # --- Questions -------------------------------------------------------------------------
 
 
@@ -308,7 +326,7 @@ def question_add(
     condition_value: Any = None,
 ) -> Question:
     """Add a question at the end of the survey."""
-    survey = _lock_survey(workspace, survey_id)
+    survey = _lock_survey(workspace, survey_id, field="survey")
     if survey.status == Survey.Status.ARCHIVED:
         raise ApplicationError(_("An archived survey cannot change."), code="invalid_state")
     order = (survey.questions.aggregate(last=Max("order"))["last"] or 0) + 1

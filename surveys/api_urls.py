@@ -1,0 +1,15 @@
+"""``/api/v1/`` routes of the surveys app."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from surveys.apis import QuestionViewSet, SurveyTemplateListApi, SurveyViewSet
+
+router = SimpleRouter()
+router.register("surveys", SurveyViewSet, basename="survey")
+router.register("questions", QuestionViewSet, basename="question")
+
+urlpatterns = [
+    path("survey-templates/", SurveyTemplateListApi.as_view(), name="survey-template-list"),
+    *router.urls,
+]

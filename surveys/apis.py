@@ -1,0 +1,257 @@
+"""The surveys API: surveys, questions, ready templates, publishing.
+
+Designers and admins write; every role reads. Survey and question texts are
+JSON objects keyed by language; see :mod:`surveys.texts`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import ApplicationError
+from config.limits import LIST_MAX_ITEMS
+from surveys import selectors, services
+from surveys.models import Question, Survey
+from surveys.survey_templates import TEMPLATES
+from surveys.texts import missing_texts
+from touchpoints.apis.base import CrudViewSet, IdFilter, id_field, id_list_field
+
+TEXTS_HELP = _('Texts per language, e.g. {"en": {"text": "…"}, "pl": {"text": "…"}}.')
+
+
+class SurveyInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    kind = serializers.ChoiceField(choices=Survey.Kind.choices, default=Survey.Kind.NPS)
+    default_language = serializers.CharField(max_length=16, required=False)
+    languages = serializers.ListField(child=serializers.CharField(max_length=16), max_length=20, required=False)
+    texts = serializers.DictField(required=False, help_text=TEXTS_HELP)
+    invitation_expiry_days = serializers.IntegerField(min_value=1, max_value=365, default=30)
+
+
+class SurveyCreateInputSerializer(SurveyInputSerializer):
+    name = serializers.CharField(max_length=120, required=False, help_text=_("Optional with a template."))
+    template = serializers.ChoiceField(
+        choices=[(key, str(spec["label"])) for key, spec in TEMPLATES.items()],
+        required=False,
+        help_text=_("Start from a ready survey in English, Russian, Polish and Hungarian."),
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("template") and not attrs.get("name"):
+            raise serializers.ValidationError({"name": [_("This field is required.")]})
+        return attrs
+
+
+class SurveyOutputSerializer(serializers.ModelSerializer):
+    question_count = serializers.IntegerField(read_only=True)
+    missing_texts = serializers.SerializerMethodField(
+        help_text=_("Per enabled language, the texts not written yet (title, q1.text, q2.option.price, …).")
+    )
+
+    class Meta:
+        model = Survey
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "status",
+            "default_language",
+            "languages",
+            "texts",
+            "invitation_expiry_days",
+            "question_count",
+            "missing_texts",
+            "published_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_missing_texts(self, survey: Survey) -> dict[str, list[str]]:
+        return missing_texts(languages=survey.languages, survey_texts=survey.texts, questions=survey.live_questions)
+
+
+class SurveyFilter(filters.FilterSet):
+    name = filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Survey
+        fields = ["name", "kind", "status"]
+
+
+class QuestionReorderInputSerializer(serializers.Serializer):
+    question_ids = id_list_field(allow_empty=False, help_text=_("Every question id of the survey, in the new order."))
+
+
+class QuestionInputSerializer(serializers.Serializer):
+    survey = id_field()
+    type = serializers.ChoiceField(choices=Question.Type.choices)
+    is_required = serializers.BooleanField(default=False)
+    texts = serializers.DictField(required=False, help_text=TEXTS_HELP)
+    options = serializers.ListField(
+        child=serializers.DictField(),
+        max_length=LIST_MAX_ITEMS,
+        required=False,
+        help_text=_('Choice options: [{"key": "price", "labels": {"en": "Price"}}, …].'),
+    )
+    condition_question = id_field(required=False, allow_null=True)
+    condition_operator = serializers.ChoiceField(choices=Question.Operator.choices, required=False, allow_blank=True)
+    condition_value = serializers.JSONField(required=False, allow_null=True)
+
+
+class QuestionOutputSerializer(serializers.ModelSerializer):
+    has_answers = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Question
+        fields = [
+            "id",
+            "survey",
+            "order",
+            "type",
+            "is_required",
+            "is_archived",
+            "texts",
+            "options",
+            "condition_question",
+            "condition_operator",
+            "condition_value",
+            "has_answers",
+            "created_at",
+            "updated_at",
+        ]
+
+
+def _question_arguments(data: dict[str, Any]) -> dict[str, Any]:
+    """API field names → service argument names."""
+    if "condition_question" in data:
+        data["condition_question_id"] = data.pop("condition_question")
+    data.pop("survey", None)
+    return data
+
+
+class SurveyViewSet(CrudViewSet):
+    """Surveys: NPS, CSAT, CES or custom, in one or more languages."""
+
+    model = Survey
+    selector = staticmethod(selectors.survey_list)
+    input_serializer_class = SurveyInputSerializer
+    create_input_serializer_class = SurveyCreateInputSerializer
+    output_serializer_class = SurveyOutputSerializer
+    filterset_class = SurveyFilter
+    ordering_fields = ["name", "created_at", "updated_at"]
+    ordering = ["name"]
+
+    def perform_create(self, data: dict[str, Any]) -> Model:
+        template = data.pop("template", None)
+        if template:
+            return services.survey_create_from_template(
+                workspace=self.request.workspace,
+                template=template,
+                name=data.get("name", ""),
+                languages=data.get("languages"),
+            )
+        return services.survey_create(workspace=self.request.workspace, **data)
+
+    def perform_update(self, instance: Model, data: dict[str, Any]) -> Model:
+        return services.survey_update(workspace=self.request.workspace, survey_id=instance.pk, data=data)
+
+    def perform_destroy(self, instance: Model) -> None:
+        services.survey_delete(workspace=self.request.workspace, survey_id=instance.pk)
+
+    @extend_schema(request=None, responses={200: SurveyOutputSerializer}, summary="Publish a draft survey")
+    @action(detail=True, methods=["post"])
+    def publish(self, request: Request, pk: str) -> Response:
+        survey = services.survey_publish(workspace=request.workspace, survey_id=self.get_object().pk)
+        return Response(self.output(self.reread(survey)))
+
+    @extend_schema(request=None, responses={200: SurveyOutputSerializer}, summary="Archive a survey")
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: str) -> Response:
+        survey = services.survey_archive(workspace=request.workspace, survey_id=self.get_object().pk)
+        return Response(self.output(self.reread(survey)))
+
+    @extend_schema(
+        request=QuestionReorderInputSerializer,
+        responses={200: QuestionOutputSerializer(many=True)},
+        summary="Reorder a survey's questions",
+    )
+    @action(detail=True, methods=["post"], url_path="reorder-questions")
+    def reorder_questions(self, request: Request, pk: str) -> Response:
+        survey = self.get_object()
+        serializer = QuestionReorderInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.question_reorder(
+            workspace=request.workspace, survey_id=survey.pk, question_ids=serializer.validated_data["question_ids"]
+        )
+        questions = selectors.question_list(workspace=request.workspace).filter(survey=survey).order_by("order")
+        return Response(QuestionOutputSerializer(questions, many=True).data)
+
+
+class QuestionFilter(filters.FilterSet):
+    survey = IdFilter(field_name="survey_id", help_text=_("A survey id."))
+
+    class Meta:
+        model = Question
+        fields = ["survey", "type", "is_archived"]
+
+
+class QuestionViewSet(CrudViewSet):
+    """Questions of a survey, in order; conditions look back at earlier answers."""
+
+    model = Question
+    selector = staticmethod(selectors.question_list)
+    input_serializer_class = QuestionInputSerializer
+    output_serializer_class = QuestionOutputSerializer
+    filterset_class = QuestionFilter
+    ordering_fields = ["order", "created_at"]
+    ordering = ["survey_id", "order"]
+
+    def perform_create(self, data: dict[str, Any]) -> Model:
+        survey_id = data["survey"]
+        return services.question_add(workspace=self.request.workspace, survey_id=survey_id, **_question_arguments(data))
+
+    def perform_update(self, instance: Model, data: dict[str, Any]) -> Model:
+        if data.get("survey", instance.survey_id) != instance.survey_id:
+            raise ApplicationError.for_field("survey", gettext("A question cannot move to another survey."))
+        return services.question_update(
+            workspace=self.request.workspace, question_id=instance.pk, data=_question_arguments(data)
+        )
+
+    def perform_destroy(self, instance: Model) -> None:
+        services.question_delete(workspace=self.request.workspace, question_id=instance.pk)
+
+    @extend_schema(request=None, responses={200: QuestionOutputSerializer}, summary="Archive a question")
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: str) -> Response:
+        question = services.question_archive(workspace=request.workspace, question_id=self.get_object().pk)
+        return Response(self.output(self.reread(question)))
+
+
+class SurveyTemplateSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    kind = serializers.CharField()
+    languages = serializers.ListField(child=serializers.CharField())
+
+
+class SurveyTemplateListApi(APIView):
+    """The ready surveys to start from (``POST /surveys/ {"template": key}``)."""
+
+    @extend_schema(responses={200: SurveyTemplateSerializer(many=True)}, summary="List survey templates")
+    def get(self, request: Request) -> Response:
+        items = [
+            {"key": key, "label": str(spec["label"]), "kind": spec["kind"], "languages": list(spec["texts"])}
+            for key, spec in TEMPLATES.items()
+        ]
+        return Response(SurveyTemplateSerializer(items, many=True).data)
