@@ -77,3 +77,13 @@ def test_seed_demo_never_resets_an_existing_password():
     call_command("seed_demo", "--force", stdout=out)
     assert get_user_model().objects.get(username="demo").check_password("my-own-secret")
     assert "journeypulse-demo" not in out.getvalue()
+
+
+def test_seed_demo_adds_published_surveys_in_four_languages():
+    from surveys.models import Survey
+
+    call_command("seed_demo", "--force", stdout=StringIO())
+    call_command("seed_demo", "--force", stdout=StringIO())
+    surveys = Survey.objects.filter(workspace__slug="demo")
+    assert sorted(surveys.values_list("kind", flat=True)) == ["ces", "csat", "nps"]
+    assert all(survey.status == "active" and survey.languages == ["en", "ru", "pl", "hu"] for survey in surveys)

@@ -1,4 +1,9 @@
-"""``python manage.py seed_demo [--json]``: the demo workspace, safe to run again."""
+"""``python manage.py seed_demo [--json]``: the demo workspace, safe to run again.
+
+It lives in the surveys app because it seeds both apps: touchpoints (journey,
+personas) through :mod:`touchpoints.demo`, then the surveys through
+:mod:`surveys.demo`; touchpoints may not import surveys.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
+from surveys.demo import demo_seed_surveys
 from touchpoints.demo import demo_seed
 
 
@@ -32,7 +39,9 @@ class Command(BaseCommand):
                 "seed_demo creates a superuser with a published password, so it runs only with DEBUG on. "
                 "Use --force to run it anyway (never on a public server)."
             )
-        result = demo_seed(create_keys=options["json"])
+        with transaction.atomic():
+            result = demo_seed(create_keys=options["json"])
+            surveys = demo_seed_surveys(workspace=result.workspace)
         if options["json"]:
             payload = {
                 "workspace": result.workspace.slug,
@@ -46,7 +55,7 @@ class Command(BaseCommand):
         password = result.password or "(the password you set: the user existed already)"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo workspace “{result.workspace.name}” is ready.\n"
+                f"Demo workspace “{result.workspace.name}” is ready, with {len(surveys)} surveys.\n"
                 f"  Sign in at http://127.0.0.1:8000/ as {result.username} / {password}"
             )
         )
