@@ -3,11 +3,12 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from surveys.apis import QuestionViewSet, SurveyTemplateListApi, SurveyViewSet
+from surveys.apis import InvitationViewSet, QuestionViewSet, SurveyTemplateListApi, SurveyViewSet
 
 router = SimpleRouter()
 router.register("surveys", SurveyViewSet, basename="survey")
 router.register("questions", QuestionViewSet, basename="question")
+router.register("invitations", InvitationViewSet, basename="invitation")
 
 urlpatterns = [
     path("survey-templates/", SurveyTemplateListApi.as_view(), name="survey-template-list"),

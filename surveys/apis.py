@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Model
+from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
@@ -22,10 +23,19 @@ from rest_framework.views import APIView
 from config.errors import ApplicationError
 from config.limits import LIST_MAX_ITEMS
 from surveys import selectors, services
-from surveys.models import Question, Survey
+from surveys.invitations import invitations_create as create_invitations
+from surveys.models import Invitation, Question, Survey
 from surveys.survey_templates import TEMPLATES
 from surveys.texts import missing_texts
-from touchpoints.apis.base import CrudViewSet, IdFilter, id_field, id_list_field
+from touchpoints.apis.base import (
+    CrudViewSet,
+    IdFilter,
+    ListMixin,
+    RetrieveMixin,
+    WorkspaceViewSet,
+    id_field,
+    id_list_field,
+)
 
 TEXTS_HELP = _('Texts per language, e.g. {"en": {"text": "…"}, "pl": {"text": "…"}}.')
 
@@ -255,3 +265,90 @@ class SurveyTemplateListApi(APIView):
             for key, spec in TEMPLATES.items()
         ]
         return Response(SurveyTemplateSerializer(items, many=True).data)
+
+
+class InvitationInputSerializer(serializers.Serializer):
+    survey = id_field()
+    customers = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        allow_empty=False,
+        max_length=1000,
+        help_text=_("External ids of the customers to invite."),
+    )
+    channel = serializers.ChoiceField(choices=Invitation.Channel.choices, default=Invitation.Channel.LINK)
+    language = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    touchpoint = id_field(required=False, allow_null=True)
+    send_at = serializers.DateTimeField(required=False, help_text=_("Default: now."))
+
+
+class InvitationOutputSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id", read_only=True)
+    url = serializers.SerializerMethodField(help_text=_("The public survey link for this customer."))
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "survey",
+            "customer",
+            "touchpoint",
+            "channel",
+            "language",
+            "status",
+            "url",
+            "send_at",
+            "expires_at",
+            "sent_at",
+            "opened_at",
+            "answered_at",
+            "expired_at",
+            "suppressed_at",
+            "failed_at",
+            "created_at",
+        ]
+
+    def get_url(self, invitation: Invitation) -> str:
+        path = reverse("survey-form", args=[invitation.token])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class InvitationFilter(filters.FilterSet):
+    survey = IdFilter(field_name="survey_id")
+    touchpoint = IdFilter(field_name="touchpoint_id")
+    customer = filters.CharFilter(field_name="customer__external_id", help_text=_("A customer's external id."))
+
+    class Meta:
+        model = Invitation
+        fields = ["survey", "customer", "status", "channel", "touchpoint"]
+
+
+class InvitationViewSet(ListMixin, RetrieveMixin, WorkspaceViewSet):
+    """Invitations: one customer asked to answer one survey. ``POST`` is a manual send."""
+
+    model = Invitation
+    selector = staticmethod(selectors.invitation_list)
+    input_serializer_class = InvitationInputSerializer
+    output_serializer_class = InvitationOutputSerializer
+    filterset_class = InvitationFilter
+    ordering_fields = ["send_at", "created_at", "status"]
+    ordering = ["-send_at", "id"]
+
+    @extend_schema(
+        request=InvitationInputSerializer,
+        responses={201: InvitationOutputSerializer(many=True)},
+        summary="Invite customers to a survey (manual send)",
+    )
+    def create(self, request: Request) -> Response:
+        data = self.validated(request.data)
+        invitations = create_invitations(
+            workspace=request.workspace,
+            survey_id=data["survey"],
+            customer_external_ids=data["customers"],
+            channel=data["channel"],
+            language=data["language"],
+            touchpoint_id=data.get("touchpoint"),
+            send_at=data.get("send_at"),
+        )
+        rows = self.get_queryset().filter(pk__in=[invitation.pk for invitation in invitations]).order_by("id")
+        return Response(self.output(rows, many=True), status=201)

@@ -30,6 +30,29 @@ from touchpoints.models import (
 SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7), "rating": (1, 5)}
 
 
+class SurveyStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ACTIVE = "active", _("Active")
+    ARCHIVED = "archived", _("Archived")
+
+
+class InvitationChannel(models.TextChoices):
+    EMBEDDED = "embedded", _("Embedded")
+    LINK = "link", _("Link")
+    EMAIL = "email", _("Email")
+    WEBHOOK = "webhook", _("Webhook")
+
+
+class InvitationStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENT = "sent", _("Sent")
+    OPENED = "opened", _("Opened")
+    ANSWERED = "answered", _("Answered")
+    EXPIRED = "expired", _("Expired")
+    SUPPRESSED = "suppressed", _("Suppressed")
+    FAILED = "failed", _("Failed")
+
+
 class Survey(TimestampedModel):
     class Kind(models.TextChoices):
         NPS = "nps", _("NPS")
@@ -37,10 +60,7 @@ class Survey(TimestampedModel):
         CES = "ces", _("CES")
         CUSTOM = "custom", _("Custom")
 
-    class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
-        ACTIVE = "active", _("Active")
-        ARCHIVED = "archived", _("Archived")
+    Status = SurveyStatus
 
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="surveys", verbose_name=_("workspace")
@@ -148,20 +168,9 @@ class Question(TimestampedModel):
 class Invitation(TimestampedModel):
     """One customer asked to answer one survey, once, through one channel."""
 
-    class Channel(models.TextChoices):
-        EMBEDDED = "embedded", _("Embedded")
-        LINK = "link", _("Link")
-        EMAIL = "email", _("Email")
-        WEBHOOK = "webhook", _("Webhook")
+    Channel = InvitationChannel
 
-    class Status(models.TextChoices):
-        SCHEDULED = "scheduled", _("Scheduled")
-        SENT = "sent", _("Sent")
-        OPENED = "opened", _("Opened")
-        ANSWERED = "answered", _("Answered")
-        EXPIRED = "expired", _("Expired")
-        SUPPRESSED = "suppressed", _("Suppressed")
-        FAILED = "failed", _("Failed")
+    Status = InvitationStatus
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="invitations")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
-from surveys.models import Answer, Question, Survey
+from surveys.models import Answer, Invitation, Question, Survey
 from touchpoints.models import Workspace
 
 
@@ -22,3 +22,7 @@ def question_list(*, workspace: Workspace) -> QuerySet[Question]:
     """Questions with ``has_answers`` annotated (a question with answers keeps its type)."""
     answers = Answer.objects.filter(question=OuterRef("pk"))
     return Question.objects.for_workspace(workspace).annotate(has_answers=Exists(answers))
+
+
+def invitation_list(*, workspace: Workspace) -> QuerySet[Invitation]:
+    return Invitation.objects.for_workspace(workspace).select_related("customer", "survey")

@@ -154,6 +154,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "touchpoints.models.Role.choices",
+        "TouchpointChannelEnum": "touchpoints.models.Channel.choices",
+        "InvitationChannelEnum": "surveys.models.InvitationChannel.choices",
+        "SurveyStatusEnum": "surveys.models.SurveyStatus.choices",
+        "InvitationStatusEnum": "surveys.models.InvitationStatus.choices",
     },
 }
 
