@@ -33,7 +33,9 @@ from surveys.texts import option_label, text_for
 FORM_SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer browsers post "Origin: null", failing the check
+    # below; the token still never leaves in a Referer to another site.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 

@@ -183,3 +183,7 @@ def test_answers_are_kept_in_the_response_language(client, invitation):
     assert f">{next_label}</button>" in html
     step(client, invitation, "5")
     assert Response.objects.get().language == "ru"
+
+
+def test_form_keeps_its_token_out_of_other_sites_referers(client, invitation):
+    assert client.get(url(invitation))["Referrer-Policy"] == "same-origin"
