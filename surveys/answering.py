@@ -88,6 +88,8 @@ def next_question(questions: Sequence[Question], answers: Mapping[int, Answer]) 
 def parse_answer(question: Question, raw: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     """Form values → Answer fields, or an error message. ``raw`` maps ``value`` to a string or list."""
     values: list[str] = [v for v in raw.get("value", []) if v != ""]
+    if any("\x00" in value for value in values):  # no browser sends it; PostgreSQL cannot store it
+        return {}, _("Your answer contains a character that cannot be saved.")
     if question.type == Question.Type.TEXT:
         text = (values[0] if values else "").strip()
         if len(text) > TEXT_ANSWER_MAX_LENGTH:

@@ -10,6 +10,7 @@ on another site where third-party cookies are blocked.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -29,6 +30,9 @@ from surveys.answering import (
 )
 from surveys.models import SCALES, Answer, Invitation, Question, Response
 from surveys.texts import option_label, text_for
+
+#: Tokens are URL-safe base64 (secrets.token_urlsafe).
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 FORM_SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -95,9 +99,10 @@ def _question_context(question: Question, language: str, default: str, selected:
 @csrf_exempt  # protected by the unguessable token and the Origin check below; see the module docstring
 @require_http_methods(["GET", "POST"])
 def survey_form(request: HttpRequest, token: str) -> HttpResponse:
+    # Only a well-formed token reaches the database (a NUL byte would be a PostgreSQL error).
     invitation = (
         Invitation.objects.select_related("survey", "customer").filter(token=token).first()
-        if len(token) <= 64
+        if TOKEN_SHAPE.fullmatch(token)
         else None
     )
     if invitation is None:

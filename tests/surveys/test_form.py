@@ -131,7 +131,7 @@ def test_expired_invitation_is_410_and_takes_nothing(client, invitation):
     assert not Response.objects.exists()
 
 
-@pytest.mark.parametrize("token", ["nope", "x" * 65, "%00"])
+@pytest.mark.parametrize("token", ["nope", "x" * 65, "%00", "a%00" + "b" * 40, "a" * 43 + "%20"])
 def test_unknown_or_tampered_token_is_a_404_that_reveals_nothing(client, invitation, token):
     response = client.get(f"/s/{token}/")
     assert response.status_code == 404
@@ -187,3 +187,10 @@ def test_answers_are_kept_in_the_response_language(client, invitation):
 
 def test_form_keeps_its_token_out_of_other_sites_referers(client, invitation):
     assert client.get(url(invitation))["Referrer-Policy"] == "same-origin"
+
+
+def test_nul_in_a_text_answer_is_a_form_error(client, invitation):
+    step(client, invitation, "1")
+    response = step(client, invitation, "bad\x00text")
+    assert response.status_code == 400
+    assert Answer.objects.count() == 1

@@ -139,3 +139,7 @@ def test_journey_form_with_forged_persona_is_a_form_error(admin_page, workspace,
     )
     assert response.status_code == 400
     assert not Journey.objects.filter(name__in=["J", "J2"]).exists()
+
+
+def test_nul_in_a_customer_id_in_the_url_is_404(admin_api):
+    assert_error(admin_api.get("/api/v1/customers/a%00b/"), 404)

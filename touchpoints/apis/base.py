@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.db.models import Model, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from rest_framework import serializers, status, viewsets
@@ -46,7 +47,10 @@ class WorkspaceViewSet(viewsets.GenericViewSet):
     def get_object(self) -> Model:
         """The object named in the URL, looked up in the caller's workspace only."""
         lookup = self.lookup_url_kwarg or self.lookup_field
-        return get_object_or_404(self.get_queryset(), **{self.lookup_field: self.kwargs[lookup]})
+        value = self.kwargs[lookup]
+        if "\x00" in value:  # cannot exist, and PostgreSQL refuses the byte in a query
+            raise Http404
+        return get_object_or_404(self.get_queryset(), **{self.lookup_field: value})
 
     def validated(self, data: Any, *, creating: bool = False, partial: bool = False) -> dict[str, Any]:
         serializer_class = (creating and self.create_input_serializer_class) or self.input_serializer_class
