@@ -6,10 +6,21 @@ Idempotent like :func:`touchpoints.demo.demo_seed`: a survey that exists by name
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from surveys import services
-from surveys.models import Survey
+from surveys.invitations import invitations_create
+from surveys.models import Invitation, Survey
 from touchpoints.models import Workspace
+from touchpoints.services import customer_upsert
+
+#: Demo customers, one per language, so the invitations show the form in each.
+DEMO_CUSTOMERS = [
+    ("demo-anna", "anna@example.com", "en"),
+    ("demo-olga", "olga@example.com", "ru"),
+    ("demo-piotr", "piotr@example.com", "pl"),
+    ("demo-reka", "reka@example.com", "hu"),
+]
 
 DEMO_SURVEYS = [
     ("transactional_nps", "Post-purchase NPS"),
@@ -29,3 +40,27 @@ def demo_seed_surveys(*, workspace: Workspace) -> list[Survey]:
             survey = services.survey_publish(workspace=workspace, survey_id=survey.pk)
         surveys.append(survey)
     return surveys
+
+
+@transaction.atomic
+def demo_seed_invitations(*, workspace: Workspace, survey: Survey) -> list[Invitation]:
+    """Open link invitations to ``survey`` for the demo customers.
+
+    Later runs return the ones still open; once all are answered or expired, a fresh set is made.
+    """
+    still_open = list(
+        Invitation.objects.for_workspace(workspace)
+        .filter(survey=survey, status__in=[Invitation.Status.SENT, Invitation.Status.OPENED])
+        .filter(expires_at__gt=timezone.now())
+        .order_by("id")
+    )
+    if still_open:
+        return still_open
+    for external_id, email, language in DEMO_CUSTOMERS:
+        customer_upsert(workspace=workspace, external_id=external_id, data={"email": email, "language": language})
+    return invitations_create(
+        workspace=workspace,
+        survey_id=survey.pk,
+        customer_external_ids=[external_id for external_id, _email, _language in DEMO_CUSTOMERS],
+        channel=Invitation.Channel.LINK,
+    )

@@ -87,3 +87,26 @@ def test_seed_demo_adds_published_surveys_in_four_languages():
     surveys = Survey.objects.filter(workspace__slug="demo")
     assert sorted(surveys.values_list("kind", flat=True)) == ["ces", "csat", "nps"]
     assert all(survey.status == "active" and survey.languages == ["en", "ru", "pl", "hu"] for survey in surveys)
+
+
+def test_seed_demo_prints_a_working_survey_link(client):
+    from surveys.models import Invitation
+
+    out = StringIO()
+    call_command("seed_demo", "--force", stdout=out)
+    call_command("seed_demo", "--force", stdout=StringIO())
+    link = next(line for line in out.getvalue().splitlines() if "/s/" in line).split("http://127.0.0.1:8000", 1)[1]
+    assert client.get(link.strip()).status_code == 200
+    assert Invitation.objects.count() == 4
+    assert sorted(Invitation.objects.values_list("customer__language", flat=True)) == ["en", "hu", "pl", "ru"]
+
+
+def test_seed_demo_makes_fresh_invitations_once_all_are_answered():
+    from surveys.models import Invitation
+
+    call_command("seed_demo", "--force", stdout=StringIO())
+    Invitation.objects.update(status="answered")
+    call_command("seed_demo", "--force", stdout=StringIO())
+    assert Invitation.objects.filter(status="sent").count() == 4
+    call_command("seed_demo", "--force", stdout=StringIO())
+    assert Invitation.objects.count() == 8
