@@ -1,0 +1,84 @@
+"""The public survey form: bytes sent and server time per request.
+
+Bytes: the HTML of the first step plus its one stylesheet, against the 20 KB budget
+(issue 4). Time: GET /s/<token>/ through the full stack (token lookup, language,
+open tracking, next-question logic, template), against the cheapest full Django
+request we have, ``/health/`` (one query, a small JSON answer), through the same
+test client, interleaved in one process.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+if "DATABASE_URL" not in os.environ:
+    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.staticfiles import finders  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+ROUNDS = 200
+BUDGET_BYTES = 20 * 1024
+
+
+def main() -> None:
+    from surveys import services
+    from surveys.invitations import invitations_create
+    from touchpoints.services import customer_upsert, workspace_create
+
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        workspace = workspace_create(name="Bench shop", slug="bench")
+        survey = services.survey_create_from_template(workspace=workspace, template="relationship_nps")
+        services.survey_publish(workspace=workspace, survey_id=survey.pk)
+        customer_upsert(workspace=workspace, external_id="c1", data={"language": "pl"})
+        invitation = invitations_create(
+            workspace=workspace, survey_id=survey.pk, customer_external_ids=["c1"], channel="link"
+        )[0]
+        client = Client()
+        url = f"/s/{invitation.token}/"
+        html = client.get(url).content
+        css = Path(finders.find("surveys/form.css")).read_bytes()
+        form_times, bare_times = [], []
+        for _ in range(ROUNDS):
+            start = time.perf_counter()
+            client.get(url)
+            form_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            client.get("/health/")
+            bare_times.append(time.perf_counter() - start)
+        form, base = statistics.median(form_times), statistics.median(bare_times)
+        p99 = statistics.quantiles(form_times, n=100)[98]
+        total = len(html) + len(css)
+        print("| measure | value |\n|---|---|")
+        print(f"| HTML of the first step | {len(html):,} bytes |")
+        print(f"| stylesheet (cached after the first page) | {len(css):,} bytes |")
+        print(
+            f"| total | {total:,} bytes ({total / BUDGET_BYTES:.0%} of the 20 KB budget: "
+            f"{'met' if total < BUDGET_BYTES else 'MISSED'}) |"
+        )
+        print("| JavaScript, fonts, external requests | none |")
+        print(f"| server time, median / p99 | {form * 1000:.2f} ms / {p99 * 1000:.2f} ms |")
+        print(f"| `/health/` median (baseline) | {base * 1000:.2f} ms |")
+        print(f"| ratio form / baseline | {form / base:.1f}× |")
+        print(f"| rounds (both through Django's test client) | {ROUNDS} |")
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
