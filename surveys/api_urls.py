@@ -3,12 +3,19 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from surveys.apis import InvitationViewSet, QuestionViewSet, SurveyTemplateListApi, SurveyViewSet
+from surveys.apis import (
+    InvitationViewSet,
+    QuestionViewSet,
+    ResponseViewSet,
+    SurveyTemplateListApi,
+    SurveyViewSet,
+)
 
 router = SimpleRouter()
 router.register("surveys", SurveyViewSet, basename="survey")
 router.register("questions", QuestionViewSet, basename="question")
 router.register("invitations", InvitationViewSet, basename="invitation")
+router.register("responses", ResponseViewSet, basename="response")
 
 urlpatterns = [
     path("survey-templates/", SurveyTemplateListApi.as_view(), name="survey-template-list"),

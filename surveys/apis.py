@@ -8,23 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import Exists, Model, OuterRef
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
-from rest_framework.response import Response
+from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
 from config.errors import ApplicationError
 from config.limits import LIST_MAX_ITEMS
 from surveys import selectors, services
+from surveys.exports import responses_csv_rows
 from surveys.invitations import invitations_create as create_invitations
-from surveys.models import Invitation, Question, Survey
+from surveys.models import Answer, Invitation, Question, Response, Survey
 from surveys.survey_templates import TEMPLATES
 from surveys.texts import missing_texts
 from touchpoints.apis.base import (
@@ -36,6 +39,7 @@ from touchpoints.apis.base import (
     id_field,
     id_list_field,
 )
+from touchpoints.models import Role
 
 TEXTS_HELP = _('Texts per language, e.g. {"en": {"text": "…"}, "pl": {"text": "…"}}.')
 
@@ -181,15 +185,29 @@ class SurveyViewSet(CrudViewSet):
 
     @extend_schema(request=None, responses={200: SurveyOutputSerializer}, summary="Publish a draft survey")
     @action(detail=True, methods=["post"])
-    def publish(self, request: Request, pk: str) -> Response:
+    def publish(self, request: Request, pk: str) -> ApiResponse:
         survey = services.survey_publish(workspace=request.workspace, survey_id=self.get_object().pk)
-        return Response(self.output(self.reread(survey)))
+        return ApiResponse(self.output(self.reread(survey)))
 
     @extend_schema(request=None, responses={200: SurveyOutputSerializer}, summary="Archive a survey")
     @action(detail=True, methods=["post"])
-    def archive(self, request: Request, pk: str) -> Response:
+    def archive(self, request: Request, pk: str) -> ApiResponse:
         survey = services.survey_archive(workspace=request.workspace, survey_id=self.get_object().pk)
-        return Response(self.output(self.reread(survey)))
+        return ApiResponse(self.output(self.reread(survey)))
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        summary="Export a survey's responses as CSV",
+        description="Streamed; one column per question. Email only for admins and designers.",
+    )
+    @action(detail=True, methods=["get"], url_path="responses.csv")
+    def responses_csv(self, request: Request, pk: str) -> StreamingHttpResponse:
+        survey = self.get_object()
+        responses = selectors.response_list(workspace=request.workspace).filter(survey=survey)
+        rows = responses_csv_rows(survey=survey, responses=responses, include_pii=Role.can_view_pii(request.role))
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}-responses.csv"'
+        return response
 
     @extend_schema(
         request=QuestionReorderInputSerializer,
@@ -197,7 +215,7 @@ class SurveyViewSet(CrudViewSet):
         summary="Reorder a survey's questions",
     )
     @action(detail=True, methods=["post"], url_path="reorder-questions")
-    def reorder_questions(self, request: Request, pk: str) -> Response:
+    def reorder_questions(self, request: Request, pk: str) -> ApiResponse:
         survey = self.get_object()
         serializer = QuestionReorderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -205,7 +223,7 @@ class SurveyViewSet(CrudViewSet):
             workspace=request.workspace, survey_id=survey.pk, question_ids=serializer.validated_data["question_ids"]
         )
         questions = selectors.question_list(workspace=request.workspace).filter(survey=survey).order_by("order")
-        return Response(QuestionOutputSerializer(questions, many=True).data)
+        return ApiResponse(QuestionOutputSerializer(questions, many=True).data)
 
 
 class QuestionFilter(filters.FilterSet):
@@ -243,9 +261,9 @@ class QuestionViewSet(CrudViewSet):
 
     @extend_schema(request=None, responses={200: QuestionOutputSerializer}, summary="Archive a question")
     @action(detail=True, methods=["post"])
-    def archive(self, request: Request, pk: str) -> Response:
+    def archive(self, request: Request, pk: str) -> ApiResponse:
         question = services.question_archive(workspace=request.workspace, question_id=self.get_object().pk)
-        return Response(self.output(self.reread(question)))
+        return ApiResponse(self.output(self.reread(question)))
 
 
 class SurveyTemplateSerializer(serializers.Serializer):
@@ -259,12 +277,12 @@ class SurveyTemplateListApi(APIView):
     """The ready surveys to start from (``POST /surveys/ {"template": key}``)."""
 
     @extend_schema(responses={200: SurveyTemplateSerializer(many=True)}, summary="List survey templates")
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> ApiResponse:
         items = [
             {"key": key, "label": str(spec["label"]), "kind": spec["kind"], "languages": list(spec["texts"])}
             for key, spec in TEMPLATES.items()
         ]
-        return Response(SurveyTemplateSerializer(items, many=True).data)
+        return ApiResponse(SurveyTemplateSerializer(items, many=True).data)
 
 
 class InvitationInputSerializer(serializers.Serializer):
@@ -339,7 +357,7 @@ class InvitationViewSet(ListMixin, RetrieveMixin, WorkspaceViewSet):
         responses={201: InvitationOutputSerializer(many=True)},
         summary="Invite customers to a survey (manual send)",
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: Request) -> ApiResponse:
         data = self.validated(request.data)
         invitations = create_invitations(
             workspace=request.workspace,
@@ -351,4 +369,72 @@ class InvitationViewSet(ListMixin, RetrieveMixin, WorkspaceViewSet):
             send_at=data.get("send_at"),
         )
         rows = self.get_queryset().filter(pk__in=[invitation.pk for invitation in invitations]).order_by("id")
-        return Response(self.output(rows, many=True), status=201)
+        return ApiResponse(self.output(rows, many=True), status=201)
+
+
+class AnswerOutputSerializer(serializers.ModelSerializer):
+    type = serializers.CharField(source="question.type", read_only=True)
+
+    class Meta:
+        model = Answer
+        fields = ["question", "type", "number", "choices", "text"]
+
+
+class ResponseOutputSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="invitation.customer.external_id", read_only=True)
+    touchpoint = serializers.IntegerField(source="invitation.touchpoint_id", read_only=True, allow_null=True)
+    answers = AnswerOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Response
+        fields = [
+            "id",
+            "survey",
+            "invitation",
+            "customer",
+            "touchpoint",
+            "language",
+            "is_complete",
+            "started_at",
+            "completed_at",
+            "answers",
+        ]
+
+
+NPS_BUCKETS = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
+
+
+class ResponseFilter(filters.FilterSet):
+    survey = IdFilter(field_name="survey_id")
+    touchpoint = IdFilter(field_name="invitation__touchpoint_id")
+    stage = IdFilter(field_name="invitation__touchpoint__stage_id")
+    journey = IdFilter(field_name="invitation__touchpoint__stage__journey_id")
+    completed_after = filters.IsoDateTimeFilter(field_name="completed_at", lookup_expr="gte")
+    completed_before = filters.IsoDateTimeFilter(field_name="completed_at", lookup_expr="lt")
+    nps_bucket = filters.ChoiceFilter(
+        choices=[(key, key) for key in NPS_BUCKETS],
+        method="filter_nps_bucket",
+        help_text=_("Responses whose NPS answer is 0–6 (detractor), 7–8 (passive) or 9–10 (promoter)."),
+    )
+
+    class Meta:
+        model = Response
+        fields = ["survey", "touchpoint", "stage", "journey", "is_complete", "language"]
+
+    def filter_nps_bucket(self, queryset: Any, name: str, value: str) -> Any:
+        low, high = NPS_BUCKETS[value]
+        nps_answers = Answer.objects.filter(
+            response=OuterRef("pk"), question__type=Question.Type.NPS, number__range=(low, high)
+        )
+        return queryset.filter(Exists(nps_answers))
+
+
+class ResponseViewSet(ListMixin, RetrieveMixin, WorkspaceViewSet):
+    """Responses with their answers (read only). Export a survey's as CSV at ``surveys/{id}/responses.csv``."""
+
+    model = Response
+    selector = staticmethod(selectors.response_list)
+    output_serializer_class = ResponseOutputSerializer
+    filterset_class = ResponseFilter
+    ordering_fields = ["started_at", "completed_at"]
+    ordering = ["-started_at", "id"]

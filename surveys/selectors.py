@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
-from surveys.models import Answer, Invitation, Question, Survey
+from surveys.models import Answer, Invitation, Question, Response, Survey
 from touchpoints.models import Workspace
 
 
@@ -26,3 +26,13 @@ def question_list(*, workspace: Workspace) -> QuerySet[Question]:
 
 def invitation_list(*, workspace: Workspace) -> QuerySet[Invitation]:
     return Invitation.objects.for_workspace(workspace).select_related("customer", "survey")
+
+
+def response_list(*, workspace: Workspace) -> QuerySet[Response]:
+    """Responses with their invitation, customer, touchpoint and answers, in a fixed number of queries."""
+    answers = Answer.objects.for_workspace(workspace).select_related("question").order_by("question__order")
+    return (
+        Response.objects.for_workspace(workspace)
+        .select_related("invitation__customer", "invitation__touchpoint")
+        .prefetch_related(Prefetch("answers", queryset=answers))
+    )
