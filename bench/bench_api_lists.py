@@ -8,26 +8,13 @@ medians, the ratio and the query counts.
 
 from __future__ import annotations
 
-import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-if "DATABASE_URL" not in os.environ:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.db import connection  # noqa: E402
-from django.http import JsonResponse  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
-from rest_framework.test import APIClient, APIRequestFactory  # noqa: E402
+from common import bench_database  # first: sets Django up
+from django.db import connection
+from django.http import JsonResponse
+from rest_framework.test import APIClient, APIRequestFactory
 
 ROWS = 200
 ROUNDS = 60
@@ -96,9 +83,7 @@ def main() -> None:
     from django.conf import settings
     from django.test.utils import get_runner  # noqa: F401 - ensures test settings are loaded
 
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with bench_database():
         client, bare_view = build()
         request = APIRequestFactory().get("/bare/")
         url = f"/api/v1/touchpoints/?page_size={ROWS}"
@@ -125,8 +110,6 @@ def main() -> None:
         print(f"| ratio API / baseline | {ratio:.2f}× (target ≤ {TARGET_RATIO}×: {verdict}) |")
         print(f"| queries per API request | {len(executed)} |")
         print(f"| database | {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} |")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -9,26 +9,13 @@ test client, interleaved in one process.
 
 from __future__ import annotations
 
-import os
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-if "DATABASE_URL" not in os.environ:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.contrib.staticfiles import finders  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
+from common import bench_database  # first: sets Django up
+from django.contrib.staticfiles import finders
+from django.test import Client
 
 ROUNDS = 200
 BUDGET_BYTES = 20 * 1024
@@ -39,9 +26,7 @@ def main() -> None:
     from surveys.invitations import invitations_create
     from touchpoints.services import customer_upsert, workspace_create
 
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with bench_database():
         workspace = workspace_create(name="Bench shop", slug="bench")
         survey = services.survey_create_from_template(workspace=workspace, template="relationship_nps")
         services.survey_publish(workspace=workspace, survey_id=survey.pk)
@@ -76,8 +61,6 @@ def main() -> None:
         print(f"| `/health/` median (baseline) | {base * 1000:.2f} ms |")
         print(f"| ratio form / baseline | {form / base:.1f}× |")
         print(f"| rounds (both through Django's test client) | {ROUNDS} |")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,13 @@ from surveys.models import SCALES, Answer, Question, Survey
 from surveys.survey_templates import TEMPLATES
 from surveys.texts import CHOICE_TYPES, QUESTION_TEXT_FIELDS, SURVEY_TEXT_FIELDS, missing_texts
 from touchpoints.models import Workspace, validate_language_tag
-from touchpoints.services.common import apply_changes, model_clean, renumber, save_with_unique_name
+from touchpoints.services.common import (
+    apply_changes,
+    lock_in_workspace,
+    model_clean,
+    renumber,
+    save_with_unique_name,
+)
 
 TEXT_MAX_LENGTH = 2000
 LANGUAGES_MAX = 20
@@ -154,14 +160,7 @@ def _has_answers(question: Question) -> bool:
 
 
 def _lock_survey(workspace: Workspace, survey_id: int, *, field: str | None = None) -> Survey:
-    """Lock the survey row. With ``field`` (the id came in the body) an unknown survey is a field error."""
-    surveys = Survey.objects.for_workspace(workspace).select_for_update()
-    if field is None:
-        return surveys.get(pk=survey_id)
-    survey = surveys.filter(pk=survey_id).first()
-    if survey is None:
-        raise ApplicationError.for_field(field, _("Unknown survey."))
-    return survey
+    return lock_in_workspace(Survey, workspace, survey_id, field=field, unknown=_("Unknown survey."))
 
 
 def _survey_name_taken() -> ApplicationError:

@@ -47,6 +47,12 @@ CES_LABELS = {
     "pl": ("Zdecydowanie się nie zgadzam", "Zdecydowanie się zgadzam"),
     "hu": ("Egyáltalán nem értek egyet", "Teljes mértékben egyetértek"),
 }
+CES_DIFFICULTY = {
+    "en": "What made it difficult?",
+    "ru": "Что вызвало трудности?",
+    "pl": "Co sprawiło trudność?",
+    "hu": "Mi okozott nehézséget?",
+}
 NPS_REASON = {
     "en": "What is the main reason for your score?",
     "ru": "Какова основная причина вашей оценки?",
@@ -199,14 +205,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
             {
                 "type": "text",
                 "condition": (1, "lte", 4),
-                "texts": _text(
-                    {
-                        "en": "What made it difficult?",
-                        "ru": "Что вызвало трудности?",
-                        "pl": "Co sprawiło trudność?",
-                        "hu": "Mi okozott nehézséget?",
-                    }
-                ),
+                "texts": _text(CES_DIFFICULTY),
             },
         ],
     },
@@ -233,14 +232,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
             {
                 "type": "text",
                 "condition": (1, "lte", 4),
-                "texts": _text(
-                    {
-                        "en": "What made it difficult?",
-                        "ru": "Что вызвало трудности?",
-                        "pl": "Co sprawiło trudność?",
-                        "hu": "Mi okozott nehézséget?",
-                    }
-                ),
+                "texts": _text(CES_DIFFICULTY),
             },
         ],
     },

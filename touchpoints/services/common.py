@@ -79,3 +79,18 @@ def renumber(siblings: QuerySet, ordered_ids: Sequence[int], *, field: str = "or
     for position, row_id in enumerate(ordered_ids, 1):
         setattr(by_id[row_id], field, position)
     siblings.model.objects.bulk_update(by_id.values(), [field])
+
+
+def lock_in_workspace(model: type[Any], workspace: Any, pk: int, *, field: str | None = None, unknown: str = "") -> Any:
+    """``SELECT ... FOR UPDATE`` one row of ``model`` in ``workspace``.
+
+    Without ``field`` (the id came in the URL) a missing row is ``DoesNotExist``
+    (a 404); with it (the id came in the body) an ``ApplicationError`` on that field.
+    """
+    rows = model.objects.for_workspace(workspace).select_for_update()
+    if field is None:
+        return rows.get(pk=pk)
+    row = rows.filter(pk=pk).first()
+    if row is None:
+        raise ApplicationError.for_field(field, unknown)
+    return row

@@ -27,7 +27,13 @@ from touchpoints.models import (
     TouchpointEventName,
     Workspace,
 )
-from touchpoints.services.common import apply_changes, model_clean, renumber, save_with_unique_name
+from touchpoints.services.common import (
+    apply_changes,
+    lock_in_workspace,
+    model_clean,
+    renumber,
+    save_with_unique_name,
+)
 
 EVENT_NAME_MAX_LENGTH = 200
 
@@ -161,18 +167,8 @@ def journey_delete(*, workspace: Workspace, journey_id: int) -> None:
 
 
 def _lock_journey(workspace: Workspace, journey_id: int, *, field: str | None = None) -> Journey:
-    """Lock the journey row: every change of its stage orders goes through here.
-
-    With ``field``, an unknown journey is a field error (the id came in the body);
-    without, it is a 404 (the id came in the URL).
-    """
-    journeys = Journey.objects.for_workspace(workspace).select_for_update()
-    if field is None:
-        return journeys.get(pk=journey_id)
-    journey = journeys.filter(pk=journey_id).first()
-    if journey is None:
-        raise ApplicationError.for_field(field, _("Unknown journey."))
-    return journey
+    """Lock the journey row: every change of its stage orders goes through here."""
+    return lock_in_workspace(Journey, workspace, journey_id, field=field, unknown=_("Unknown journey."))
 
 
 def _lock_stage(workspace: Workspace, stage_id: int) -> tuple[Journey, Stage, list[int]]:
