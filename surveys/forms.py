@@ -1,0 +1,137 @@
+"""Forms of the survey designer. They validate shape; :mod:`surveys.services` validates rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+
+from surveys.models import SCALES, Question, Survey
+from surveys.survey_templates import TEMPLATES
+from surveys.texts import QUESTION_TEXT_FIELDS, SURVEY_TEXT_FIELDS, text_for
+from touchpoints.forms import ServiceForm
+
+BLANK = ""
+
+
+class SurveyCreateForm(ServiceForm):
+    template = forms.ChoiceField(
+        label=_("Start from"),
+        choices=[(BLANK, _("A blank survey"))] + [(key, spec["label"]) for key, spec in TEMPLATES.items()],
+        required=False,
+        initial="relationship_nps",
+    )
+    name = forms.CharField(label=_("Name"), max_length=120, required=False, help_text=_("Optional with a template."))
+    kind = forms.ChoiceField(label=_("Kind"), choices=Survey.Kind.choices, initial=Survey.Kind.NPS)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("template") and not cleaned.get("name"):
+            self.add_error("name", _("Name a blank survey."))
+        return cleaned
+
+
+class QuestionAddForm(ServiceForm):
+    type = forms.ChoiceField(label=_("Question type"), choices=Question.Type.choices)
+    text = forms.CharField(label=_("Question"), max_length=2000)
+    low_label = forms.CharField(label=_("Label of the lowest score"), max_length=2000, required=False)
+    high_label = forms.CharField(label=_("Label of the highest score"), max_length=2000, required=False)
+    options = forms.CharField(
+        label=_("Options"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Choice questions: one option per line."),
+    )
+    is_required = forms.BooleanField(label=_("Required"), required=False)
+    condition_question = forms.TypedChoiceField(
+        label=_("Show only when the answer to"), coerce=int, required=False, empty_value=None
+    )
+    condition_operator = forms.ChoiceField(
+        label=_("is"), choices=[("", "—"), *Question.Operator.choices], required=False
+    )
+    condition_value = forms.CharField(
+        label=_("Value"), required=False, max_length=200, help_text=_("A score, or option keys separated by commas.")
+    )
+    field_aliases = {"texts": "text", "condition_question_id": "condition_question"}
+
+    def __init__(self, *args: Any, survey: Survey, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.survey = survey
+        earlier = survey.questions.filter(is_archived=False).exclude(type=Question.Type.TEXT).order_by("order")
+        self.fields["condition_question"].choices = [("", "—")] + [
+            (q.pk, f"{q.order}. {text_for(q.texts, 'text', survey.default_language, survey.default_language)[:60]}")
+            for q in earlier
+        ]
+
+    def service_data(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        language = self.survey.default_language
+        texts = {name: data[name] for name in ("text", "low_label", "high_label") if data.get(name)}
+        options = [
+            {"key": _option_key(label, index), "labels": {language: label.strip()}}
+            for index, label in enumerate(line for line in data["options"].splitlines() if line.strip())
+        ]
+        value: Any = None
+        raw = data.get("condition_value", "").strip()
+        if data.get("condition_question"):
+            parts = [part.strip() for part in raw.split(",") if part.strip()]
+            parsed = [int(part) if part.lstrip("-").isdigit() else part for part in parts]
+            value = parsed if data.get("condition_operator") == "in" else (parsed[0] if parsed else None)
+        return {
+            "type": data["type"],
+            "texts": {language: texts},
+            "options": options,
+            "is_required": data["is_required"],
+            "condition_question_id": data.get("condition_question"),
+            "condition_operator": data.get("condition_operator") or "",
+            "condition_value": value,
+        }
+
+
+def _option_key(label: str, index: int) -> str:
+
+    return slugify(label).replace("-", "_")[:40] or f"option_{index + 1}"
+
+
+class TranslationForm(forms.Form):
+    """Every text of a survey in one language, beside the default language's (shown by the template)."""
+
+    def __init__(self, *args: Any, survey: Survey, questions: list[Question], language: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.survey, self.questions, self.language = survey, questions, language
+        default = survey.default_language
+        self.rows: list[tuple[str, str, str]] = []  # (field name, label, default-language text)
+        for name in SURVEY_TEXT_FIELDS:
+            self._add(f"survey__{name}", _survey_label(name), survey.texts, name, default)
+        for question in questions:
+            names = QUESTION_TEXT_FIELDS if question.type in SCALES else ("text",)
+            for name in names:
+                label = f"{question.order}. {_question_label(name)}"
+                self._add(f"q{question.pk}__{name}", label, question.texts, name, default)
+
+    def _add(self, field_name: str, label: str, texts: dict, name: str, default: str) -> None:
+        self.fields[field_name] = forms.CharField(
+            label=label,
+            required=False,
+            max_length=2000,
+            initial=(texts.get(self.language) or {}).get(name, ""),
+            widget=forms.Textarea(attrs={"rows": 2, "lang": self.language}),
+        )
+        self.rows.append((field_name, label, (texts.get(default) or {}).get(name, "")))
+
+    def survey_texts(self) -> dict[str, str]:
+        return {name: self.cleaned_data[f"survey__{name}"] for name in SURVEY_TEXT_FIELDS}
+
+    def question_texts(self, question: Question) -> dict[str, str]:
+        prefix = f"q{question.pk}__"
+        return {key[len(prefix) :]: value for key, value in self.cleaned_data.items() if key.startswith(prefix)}
+
+
+def _survey_label(name: str) -> str:
+    return {"title": _("Title"), "intro": _("Introduction"), "thank_you": _("Thank-you message")}[name]
+
+
+def _question_label(name: str) -> str:
+    return {"text": _("Question"), "low_label": _("Lowest score label"), "high_label": _("Highest score label")}[name]
