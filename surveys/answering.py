@@ -41,6 +41,11 @@ class StepResult:
     values: dict[str, Any] = field(default_factory=dict)
 
 
+def small_int(text: str) -> int | None:
+    """A non-negative whole number of at most 6 ASCII digits, else None (``"²"``, ``"1e3"``, huge)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
+
+
 def invitation_state(invitation: Invitation) -> str:
     """``open``, ``answered`` or ``expired``."""
     if invitation.status == Invitation.Status.ANSWERED:
@@ -101,9 +106,10 @@ def parse_answer(question: Question, raw: Mapping[str, Any]) -> tuple[dict[str, 
         return ({}, _("Please answer this question.")) if question.is_required else ({}, "")
     if question.type in SCALES:
         low, high = SCALES[question.type]
-        if not values[0].isdigit() or not low <= int(values[0]) <= high:
+        score = small_int(values[0])
+        if score is None or not low <= score <= high:
             return {}, _("Choose a score from %(low)d to %(high)d.") % {"low": low, "high": high}
-        return {"number": int(values[0])}, ""
+        return {"number": score}, ""
     if question.type == Question.Type.YES_NO:
         if values[0] not in ("yes", "no"):
             return {}, _("Choose yes or no.")

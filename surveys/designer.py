@@ -19,10 +19,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import ApplicationError
 from surveys import selectors, services
+from surveys.answering import small_int
 from surveys.forms import QuestionAddForm, SurveyCreateForm, TranslationForm
-from surveys.models import SCALES, Question, Survey
-from surveys.texts import missing_texts, option_label, text_for
-from surveys.views import _ui_language
+from surveys.models import Question, Survey
+from surveys.texts import missing_texts, text_for
+from surveys.views import question_context, ui_language
 from touchpoints.models import Role
 from touchpoints.permissions import workspace_member_required
 
@@ -193,21 +194,14 @@ def survey_preview(request: HttpRequest, survey_id: int, language: str) -> HttpR
     if not questions:
         raise Http404
     step = request.GET.get("step", "1")
-    index = min(max(int(step) if step.isdigit() else 1, 1), len(questions)) - 1
+    index = min(max(small_int(step) or 1, 1), len(questions)) - 1
     question = questions[index]
     default = survey.default_language
-    low, high = SCALES.get(question.type, (0, 0))
     context = {
         "language": language,
         "title": text_for(survey.texts, "title", language, default),
         "intro": text_for(survey.texts, "intro", language, default) if index == 0 else "",
-        "question": question,
-        "text": text_for(question.texts, "text", language, default),
-        "low_label": text_for(question.texts, "low_label", language, default),
-        "high_label": text_for(question.texts, "high_label", language, default),
-        "scale": [str(n) for n in range(low, high + 1)] if question.type in SCALES else [],
-        "options": [{"key": o["key"], "label": option_label(o, language, default)} for o in question.options],
-        "selected": [],
+        **question_context(question, language, default, selected=[]),
         "preview": {
             "survey": survey,
             "step": index + 1,
@@ -216,5 +210,5 @@ def survey_preview(request: HttpRequest, survey_id: int, language: str) -> HttpR
             "language": language,
         },
     }
-    with translation.override(_ui_language(language)):
+    with translation.override(ui_language(language)):
         return render(request, "surveys/form.html", context)

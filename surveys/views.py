@@ -27,6 +27,7 @@ from surveys.answering import (
     invitation_state,
     next_question,
     response_answer_step,
+    small_int,
 )
 from surveys.models import SCALES, Answer, Invitation, Question, Response
 from surveys.texts import option_label, text_for
@@ -58,7 +59,7 @@ def form_language(request: HttpRequest, invitation: Invitation) -> str:
     return survey.default_language
 
 
-def _ui_language(language: str) -> str:
+def ui_language(language: str) -> str:
     """The language for our own words (buttons, errors): the survey's if we have it, else English."""
     try:
         return get_supported_language_variant(language)
@@ -81,7 +82,7 @@ def _closed_page(request: HttpRequest, invitation: Invitation, language: str, st
     return _page(request, "surveys/form_answered.html", context)
 
 
-def _question_context(question: Question, language: str, default: str, selected: list[str]) -> dict[str, Any]:
+def question_context(question: Question, language: str, default: str, selected: list[str]) -> dict[str, Any]:
     low, high = SCALES.get(question.type, (0, 0))
     return {
         "question": question,
@@ -108,7 +109,7 @@ def survey_form(request: HttpRequest, token: str) -> HttpResponse:
     if invitation is None:
         return _page(request, "surveys/form_not_found.html", {"language": "en"}, status=404)
     language = form_language(request, invitation)
-    with translation.override(_ui_language(language)):
+    with translation.override(ui_language(language)):
         if request.method == "POST":
             return _post(request, invitation, language)
         return _get(request, invitation, language)
@@ -130,9 +131,10 @@ def _get(
         return _closed_page(request, invitation, language, "answered")
     selected = values or []
     score = request.GET.get("score", "")
-    if not selected and not answers and question.type in SCALES and score.isdigit():
+    preselected = small_int(score)
+    if not selected and not answers and question.type in SCALES and preselected is not None:
         low, high = SCALES[question.type]
-        selected = [score] if low <= int(score) <= high else []
+        selected = [str(preselected)] if low <= preselected <= high else []
     default = survey.default_language
     context = {
         "language": language,
@@ -141,7 +143,7 @@ def _get(
         "step": len(answers) + 1,
         "error": error,
         "is_compact": request.GET.get("compact") == "1",
-        **_question_context(question, language, default, selected),
+        **question_context(question, language, default, selected),
     }
     return _page(request, "surveys/form.html", context, status=400 if error else 200)
 
@@ -157,7 +159,7 @@ def _post(request: HttpRequest, invitation: Invitation, language: str) -> HttpRe
     if not _same_origin(request):
         return _page(request, "surveys/form_not_found.html", {"language": language}, status=403)
     question_id = request.POST.get("question", "")
-    if not question_id.isascii() or not question_id.isdigit():
+    if not (question_id.isascii() and question_id.isdigit() and len(question_id) <= 18):  # fits a bigint
         return HttpResponseRedirect(request.path)
     raw = {"value": request.POST.getlist("value")}
     try:

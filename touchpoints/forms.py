@@ -59,7 +59,7 @@ class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
     def _check_values(self, value: Any) -> Any:
         for item in value:
             text = str(item)
-            if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= ID_MAX:
+            if not (text.isascii() and text.isdigit() and len(text) <= 19 and 1 <= int(text) <= ID_MAX):
                 raise forms.ValidationError(
                     self.error_messages["invalid_choice"], code="invalid_choice", params={"value": text}
                 )

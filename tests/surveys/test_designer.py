@@ -160,3 +160,10 @@ def test_another_workspaces_survey_pages_are_404(page_client, other_workspace):
         client.post(reverse("surveys:question-action", args=[theirs.questions.first().pk, "delete"])).status_code == 404
     )
     assert Survey.objects.get(pk=theirs.pk).status == "draft"
+
+
+@pytest.mark.parametrize("step", ["²", "9" * 5000, "-1", "x"])
+def test_preview_with_odd_steps_shows_the_first_question(page_client, survey, step):
+    response = page_client().get(reverse("surveys:preview", args=[survey.pk, "en"]) + f"?step={step}")
+    assert response.status_code == 200
+    assert "How satisfied were you" in response.content.decode()

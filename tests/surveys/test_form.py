@@ -194,3 +194,17 @@ def test_nul_in_a_text_answer_is_a_form_error(client, invitation):
     response = step(client, invitation, "bad\x00text")
     assert response.status_code == 400
     assert Answer.objects.count() == 1
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 5000, "1e1", " 3"])
+def test_odd_numbers_are_form_errors_not_crashes(client, invitation, value):
+    assert client.get(url(invitation, f"?score={value}")).status_code == 200
+    response = step(client, invitation, value)
+    assert response.status_code == 400
+    assert not Response.objects.exists()
+
+
+def test_huge_question_id_is_ignored(client, invitation):
+    response = client.post(url(invitation), {"question": "9" * 5000, "value": ["3"]})
+    assert response.status_code == 302
+    assert not Response.objects.exists()

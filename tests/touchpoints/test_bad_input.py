@@ -124,7 +124,7 @@ def test_workspace_switcher_with_odd_ids_is_a_message(admin_page, workspace, val
     assert admin_page.session.get(SESSION_WORKSPACE_KEY) is None
 
 
-@pytest.mark.parametrize("value", [str(HUGE), "x", "-5"])
+@pytest.mark.parametrize("value", [str(HUGE), "x", "-5", "9" * 5000])
 def test_journey_form_with_forged_persona_is_a_form_error(admin_page, workspace, value):
     response = admin_page.post(
         reverse("touchpoints:journey-create"),
