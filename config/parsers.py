@@ -2,18 +2,54 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, but absurdly deep nesting is a 400, not a ``RecursionError`` 500."""
+    """DRF's JSON parser, with two more 400s instead of 500s.
+
+    Absurdly deep nesting would raise ``RecursionError``; a lone UTF-16 surrogate
+    (``"\\ud800"``, valid JSON but not Unicode) would fail later, in the database
+    driver, when the string is stored or even just compared: it is a field error
+    of the top-level field that holds it.
+    """
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
             raise ParseError(_("JSON parse error - the document is nested too deeply.")) from exc
+        field = _unencodable_field(data)
+        if field is not None:
+            raise ValidationError({field: [_("This holds an invalid character (a lone UTF-16 surrogate).")]})
+        return data
+
+
+def _unencodable_field(data: Any) -> str | None:
+    """The top-level field (or ``non_field_errors``) holding a string that is not valid Unicode."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        pass
+    if isinstance(data, dict):
+        for key, value in data.items():
+            try:
+                json.dumps({key: value}, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                return key if key.isascii() else "non_field_errors"
+    return "non_field_errors"
+
+
+class PlainTextJSONParser(JSONParser):
+    """JSON sent as ``text/plain``: browsers send that cross-origin without a CORS preflight.
+
+    Only for endpoints called by our own browser script from other sites (``embed.js``).
+    """
+
+    media_type = "text/plain"
