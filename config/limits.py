@@ -13,3 +13,5 @@ STAGES_MAX = 500
 #: Customer traits: nesting depth and size of the JSON document.
 TRAITS_MAX_DEPTH = 5
 TRAITS_MAX_BYTES = 16 * 1024
+#: Origins a workspace may list as allowed to embed its surveys.
+EMBED_ORIGINS_MAX = 20

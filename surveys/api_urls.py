@@ -10,6 +10,7 @@ from surveys.apis import (
     SurveyTemplateListApi,
     SurveyViewSet,
 )
+from surveys.embed_apis import EmbedDismissApi, EmbedIdentifyApi
 
 router = SimpleRouter()
 router.register("surveys", SurveyViewSet, basename="survey")
@@ -18,6 +19,8 @@ router.register("invitations", InvitationViewSet, basename="invitation")
 router.register("responses", ResponseViewSet, basename="response")
 
 urlpatterns = [
+    path("embed/identify/", EmbedIdentifyApi.as_view(), name="embed-identify"),
+    path("embed/dismiss/", EmbedDismissApi.as_view(), name="embed-dismiss"),
     path("survey-templates/", SurveyTemplateListApi.as_view(), name="survey-template-list"),
     *router.urls,
 ]

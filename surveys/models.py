@@ -51,6 +51,7 @@ class InvitationStatus(models.TextChoices):
     EXPIRED = "expired", _("Expired")
     SUPPRESSED = "suppressed", _("Suppressed")
     FAILED = "failed", _("Failed")
+    DISMISSED = "dismissed", _("Dismissed")
 
 
 class Survey(TimestampedModel):
@@ -191,6 +192,8 @@ class Invitation(TimestampedModel):
     expired_at = models.DateTimeField(null=True, blank=True)
     suppressed_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    #: The customer closed the embedded survey without answering; it is not shown again.
+    dismissed_at = models.DateTimeField(null=True, blank=True)
 
     objects = WorkspaceQuerySet.as_manager()
 

@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import get_supported_language_variant
 from django.utils.translation.trans_real import parse_accept_lang_header
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -35,9 +36,12 @@ from surveys.texts import option_label, text_for
 #: Tokens are URL-safe base64 (secrets.token_urlsafe).
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
+#: Framing is decided per workspace (its embed origins); everything else is fixed.
+FORM_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
+)
 FORM_SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'",
     # same-origin, not no-referrer: with no-referrer browsers post "Origin: null", failing the check
     # below; the token still never leaves in a Referer to another site.
     "Referrer-Policy": "same-origin",
@@ -67,10 +71,31 @@ def ui_language(language: str) -> str:
         return "en"
 
 
-def _page(request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    invitation: Invitation | None = None,
+) -> HttpResponse:
+    """Render a form page with its security headers.
+
+    Only our own pages and the workspace's embed origins may frame it
+    (``frame-ancestors``); an unknown token's page may be framed by nobody.
+    """
+    context.setdefault("is_compact", request.GET.get("compact") == "1")
     response = render(request, template, context, status=status)
     for name, value in FORM_SECURITY_HEADERS.items():
         response[name] = value
+    origins = invitation.workspace.embed_origins if invitation is not None else []
+    ancestors = " ".join(["'self'", *origins]) if invitation is not None else "'none'"
+    response["Content-Security-Policy"] = FORM_CSP.format(ancestors=ancestors)
+    # Browsers that know frame-ancestors ignore X-Frame-Options; older ones get the strict subset.
+    if invitation is None:
+        response["X-Frame-Options"] = "DENY"
+    elif not origins:
+        response["X-Frame-Options"] = "SAMEORIGIN"
     return response
 
 
@@ -78,8 +103,8 @@ def _closed_page(request: HttpRequest, invitation: Invitation, language: str, st
     survey = invitation.survey
     context = {"language": language, "title": text_for(survey.texts, "title", language, survey.default_language)}
     if state == "expired":
-        return _page(request, "surveys/form_expired.html", context, status=410)
-    return _page(request, "surveys/form_answered.html", context)
+        return _page(request, "surveys/form_expired.html", context, status=410, invitation=invitation)
+    return _page(request, "surveys/form_answered.html", context, invitation=invitation)
 
 
 def question_context(question: Question, language: str, default: str, selected: list[str]) -> dict[str, Any]:
@@ -97,12 +122,13 @@ def question_context(question: Question, language: str, default: str, selected: 
     }
 
 
+@xframe_options_exempt  # _page sets the framing policy per workspace
 @csrf_exempt  # protected by the unguessable token and the Origin check below; see the module docstring
 @require_http_methods(["GET", "POST"])
 def survey_form(request: HttpRequest, token: str) -> HttpResponse:
     # Only a well-formed token reaches the database (a NUL byte would be a PostgreSQL error).
     invitation = (
-        Invitation.objects.select_related("survey", "customer").filter(token=token).first()
+        Invitation.objects.select_related("survey", "customer", "workspace").filter(token=token).first()
         if TOKEN_SHAPE.fullmatch(token)
         else None
     )
@@ -142,10 +168,9 @@ def _get(
         "intro": text_for(survey.texts, "intro", language, default) if not answers else "",
         "step": len(answers) + 1,
         "error": error,
-        "is_compact": request.GET.get("compact") == "1",
         **question_context(question, language, default, selected),
     }
-    return _page(request, "surveys/form.html", context, status=400 if error else 200)
+    return _page(request, "surveys/form.html", context, status=400 if error else 200, invitation=invitation)
 
 
 def _same_origin(request: HttpRequest) -> bool:
@@ -177,5 +202,5 @@ def _post(request: HttpRequest, invitation: Invitation, language: str) -> HttpRe
             "title": text_for(survey.texts, "title", language, survey.default_language),
             "thank_you": text_for(survey.texts, "thank_you", language, survey.default_language),
         }
-        return _page(request, "surveys/form_thanks.html", context)
+        return _page(request, "surveys/form_thanks.html", context, invitation=invitation)
     return HttpResponseRedirect(request.get_full_path(), status=303)

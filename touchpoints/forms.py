@@ -135,3 +135,21 @@ class TouchpointForm(ServiceForm):
 
     def clean_event_names(self) -> list[str]:
         return split_event_names(self.cleaned_data["event_names"])
+
+
+class EmbedSettingsForm(ServiceForm):
+    field_aliases = {"embed_origins": "origins"}
+
+    origins = forms.CharField(
+        label=_("Sites that may show your surveys"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocapitalize": "none"}),
+        max_length=4000,
+        help_text=_(
+            "One origin per line, such as https://shop.example.com (no path). They may frame the survey "
+            "form and use embed.js."
+        ),
+    )
+
+    def service_data(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["origins"].splitlines() if line.strip()]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import secrets
 import zoneinfo
 from typing import Any, Self
 
@@ -69,6 +71,30 @@ def validate_traits(value: Any) -> None:
         raise ValidationError(_("Traits may be at most %(size)d bytes."), params={"size": TRAITS_MAX_BYTES})
 
 
+def new_identity_secret() -> str:
+    return secrets.token_hex(32)
+
+
+#: ``https://shop.example.com`` or ``http://localhost:8080``: a scheme, a host, maybe a port; no path.
+ORIGIN_SHAPE = re.compile(r"https?://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?")
+
+
+def validate_origins(value: Any) -> None:
+    """A list of at most ``EMBED_ORIGINS_MAX`` web origins, lower-case, without a path or a trailing slash."""
+    from config.limits import EMBED_ORIGINS_MAX
+
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError(_("Give a list of origins."), code="invalid")
+    if len(value) > EMBED_ORIGINS_MAX:
+        raise ValidationError(_("At most %(max)d origins."), params={"max": EMBED_ORIGINS_MAX})
+    for origin in value:
+        if not ORIGIN_SHAPE.fullmatch(origin):
+            raise ValidationError(
+                _("“%(value)s” is not an origin such as https://shop.example.com (no path, lower case)."),
+                params={"value": origin[:100]},
+            )
+
+
 def language_choices() -> list[tuple[str, Any]]:
     return list(settings.LANGUAGES)
 
@@ -115,6 +141,11 @@ class Workspace(TimestampedModel):
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     default_language = models.CharField(_("default language"), max_length=8, choices=language_choices, default="en")
     timezone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_timezone])
+    #: Sites allowed to frame the survey form and to ask for embedded surveys (``embed.js``).
+    embed_origins = models.JSONField(_("embed origins"), default=list, blank=True, validators=[validate_origins])
+    #: Key of the HMAC-SHA256 a company computes over a user id on its server (the ``userHash``
+    #: of ``JourneyPulse.identify``), so nobody can read another customer's survey by guessing ids.
+    identity_secret = models.CharField(_("identity secret"), max_length=64, default=new_identity_secret)
 
     class Meta:
         ordering = ["name"]

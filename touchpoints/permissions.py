@@ -77,11 +77,12 @@ class HasWorkspaceRole(permissions.BasePermission):
 
 
 def workspace_member_required(
-    *, write: bool = False
+    *, write: bool = False, admin: bool = False
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Page decorator: sign-in, a membership (sets ``request.membership``/``workspace``), a role.
 
-    With ``write=True`` only admins and designers pass; others get a 403 page.
+    With ``write=True`` only admins and designers pass, with ``admin=True`` only
+    admins; others get a 403 page.
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -94,7 +95,7 @@ def workspace_member_required(
                 return render(request, "touchpoints/no_workspace.html", status=403)
             request.membership = membership  # type: ignore[attr-defined]
             request.workspace = membership.workspace  # type: ignore[attr-defined]
-            if write and membership.role not in WRITE_ROLES:
+            if (write and membership.role not in WRITE_ROLES) or (admin and membership.role != Role.ADMIN):
                 return render(request, "403.html", status=403)
             return view(request, *args, **kwargs)
 

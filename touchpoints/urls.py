@@ -9,6 +9,7 @@ app_name = "touchpoints"
 urlpatterns = [
     path("", views.home, name="home"),
     path("workspaces/switch/", views.workspace_switch, name="workspace-switch"),
+    path("settings/embed/", views.workspace_embed, name="workspace-embed"),
     path("journeys/", views.journey_list, name="journey-list"),
     path("journeys/new/", views.journey_create, name="journey-create"),
     path("journeys/<int:journey_id>/", views.journey_map, name="journey-map"),

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from config.errors import ApplicationError
 from touchpoints import selectors, services
 from touchpoints.forms import (
+    EmbedSettingsForm,
     JourneyCreateForm,
     JourneyForm,
     ServiceForm,
@@ -321,3 +323,29 @@ def touchpoint_delete(request: HttpRequest, touchpoint_id: int) -> HttpResponse:
     services.touchpoint_delete(workspace=request.workspace, touchpoint_id=touchpoint.pk)
     messages.success(request, _("Touchpoint “%(name)s” deleted.") % {"name": touchpoint.name})
     return redirect(_map_url(touchpoint.journey_id, f"stage-{touchpoint.stage_id}"))
+
+
+@workspace_member_required(admin=True)
+def workspace_embed(request: HttpRequest) -> HttpResponse:
+    """Admins: the sites allowed to embed surveys, the identity secret, and the snippet to paste."""
+    workspace = request.workspace
+    form = EmbedSettingsForm(
+        request.POST if request.POST.get("action") == "origins" else None,
+        initial={"origins": "\n".join(workspace.embed_origins)},
+    )
+    if request.method == "POST":
+        if request.POST.get("action") == "rotate":
+            services.workspace_identity_secret_rotate(workspace=workspace)
+            messages.success(request, _("A new identity secret is in use; update it on your servers."))
+            return redirect("touchpoints:workspace-embed")
+        if form.is_valid() and _run_service(
+            form, lambda: services.workspace_embed_update(workspace=workspace, origins=form.service_data())
+        ):
+            messages.success(request, _("Embed origins saved."))
+            return redirect("touchpoints:workspace-embed")
+    context = {
+        "form": form,
+        "workspace": workspace,
+        "embed_url": request.build_absolute_uri(static("surveys/embed.js")),
+    }
+    return render(request, "touchpoints/embed_settings.html", context, status=400 if form.errors else 200)

@@ -27,6 +27,8 @@ from touchpoints.services.workspaces import (
     apikey_touch,
     membership_set,
     workspace_create,
+    workspace_embed_update,
+    workspace_identity_secret_rotate,
 )
 
 __all__ = [
@@ -51,4 +53,6 @@ __all__ = [
     "touchpoint_delete",
     "touchpoint_update",
     "workspace_create",
+    "workspace_embed_update",
+    "workspace_identity_secret_rotate",
 ]

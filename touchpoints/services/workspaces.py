@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from config.errors import ApplicationError
 from touchpoints.keys import VISIBLE_PREFIX_LENGTH, hash_api_key, new_api_key
-from touchpoints.models import ApiKey, Membership, Role, Workspace
+from touchpoints.models import ApiKey, Membership, Role, Workspace, new_identity_secret
 from touchpoints.services.common import model_clean, save_or_raise
 
 
@@ -112,3 +112,28 @@ def apikey_touch(*, api_key: ApiKey) -> None:
         last_used_at=now
     )
     api_key.last_used_at = now
+
+
+@transaction.atomic
+def workspace_embed_update(*, workspace: Workspace, origins: list[str]) -> Workspace:
+    """Set the sites that may embed the workspace's surveys.
+
+    Origins are normalised (trimmed, lower case, no trailing slash, duplicates
+    dropped) before they are checked, so ``https://Shop.example.com/`` is kept
+    as ``https://shop.example.com``.
+    """
+    cleaned = [origin.strip().lower().rstrip("/") for origin in origins if isinstance(origin, str)]
+    if len(cleaned) != len(origins):
+        raise ApplicationError.for_field("embed_origins", _("Give a list of origins."))
+    workspace.embed_origins = list(dict.fromkeys(origin for origin in cleaned if origin))
+    model_clean(workspace)
+    workspace.save(update_fields=["embed_origins", "updated_at"])
+    return workspace
+
+
+@transaction.atomic
+def workspace_identity_secret_rotate(*, workspace: Workspace) -> Workspace:
+    """Replace the identity secret: user hashes made with the old one stop working at once."""
+    workspace.identity_secret = new_identity_secret()
+    workspace.save(update_fields=["identity_secret", "updated_at"])
+    return workspace
