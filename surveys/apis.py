@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -301,7 +301,9 @@ class InvitationInputSerializer(serializers.Serializer):
 
 class InvitationOutputSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.external_id", read_only=True)
-    url = serializers.SerializerMethodField(help_text=_("The public survey link for this customer."))
+    url = serializers.SerializerMethodField(
+        help_text=_("The public survey link for this customer; null unless your role may edit (it lets anyone answer).")
+    )
 
     class Meta:
         model = Invitation
@@ -322,13 +324,16 @@ class InvitationOutputSerializer(serializers.ModelSerializer):
             "expired_at",
             "suppressed_at",
             "failed_at",
+            "dismissed_at",
             "created_at",
         ]
 
-    def get_url(self, invitation: Invitation) -> str:
-        path = reverse("survey-form", args=[invitation.token])
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_url(self, invitation: Invitation) -> str | None:
         request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
+        if request is None or not Role.can_write(getattr(request, "role", None)):
+            return None
+        return request.build_absolute_uri(reverse("survey-form", args=[invitation.token]))
 
 
 class InvitationFilter(filters.FilterSet):

@@ -10,20 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import ApplicationError
 from surveys import selectors, services
 from surveys.answering import small_int
-from surveys.forms import QuestionAddForm, SurveyCreateForm, TranslationForm
-from surveys.models import Question, Survey
+from surveys.forms import InvitationSendForm, QuestionAddForm, QuestionEditForm, SurveyCreateForm, TranslationForm
+from surveys.invitations import invitations_create
+from surveys.models import Answer, Invitation, Question, Survey
 from surveys.texts import missing_texts, text_for
 from surveys.views import question_context, ui_language
+from touchpoints import selectors as touchpoint_selectors
 from touchpoints.models import Role
 from touchpoints.permissions import workspace_member_required
 
@@ -212,3 +217,86 @@ def survey_preview(request: HttpRequest, survey_id: int, language: str) -> HttpR
     }
     with translation.override(ui_language(language)):
         return render(request, "surveys/form.html", context)
+
+
+@workspace_member_required(write=True)
+def question_edit(request: HttpRequest, question_id: int) -> HttpResponse:
+    """Type, default-language texts, options, required flag and display condition of one question."""
+    question = get_object_or_404(
+        Question.objects.for_workspace(request.workspace).select_related("survey"), pk=question_id, is_archived=False
+    )
+    has_answers = Answer.objects.filter(question=question).exists()
+    form = QuestionEditForm(request.POST or None, question=question, has_answers=has_answers, prefix="q")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.question_update(workspace=request.workspace, question_id=question.pk, data=form.service_data())
+        except ApplicationError as error:
+            form.add_application_error(error)
+        else:
+            messages.success(request, _("Question saved."))
+            return redirect(_detail_url(question.survey_id, f"question-{question.pk}"))
+    context = {
+        "form": form,
+        "title": _("Edit question %(order)d") % {"order": question.order},
+        "action": reverse("surveys:question-edit", args=[question.pk]),
+        "back_url": _detail_url(question.survey_id, f"question-{question.pk}"),
+    }
+    return render(request, "touchpoints/form_page.html", context, status=400 if form.errors else 200)
+
+
+#: Invitations shown per page on a survey's invitations page.
+INVITATIONS_PER_PAGE = 50
+
+
+@workspace_member_required()
+def survey_invitations(request: HttpRequest, survey_id: int) -> HttpResponse:
+    """A survey's invitations, newest first, and (designers, admins) a manual send to a list of customers."""
+    survey = _survey(request, survey_id)
+    can_send = Role.can_write(request.membership.role)
+    touchpoints = list(
+        touchpoint_selectors.touchpoint_list(workspace=request.workspace).select_related("stage__journey")
+    )
+    form = InvitationSendForm(request.POST or None, survey=survey, touchpoints=touchpoints)
+    if request.method == "POST":
+        if not can_send:
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                created = invitations_create(
+                    workspace=request.workspace,
+                    survey_id=survey.pk,
+                    customer_external_ids=form.external_ids(),
+                    channel=form.cleaned_data["channel"],
+                    language=form.cleaned_data["language"],
+                    touchpoint_id=form.cleaned_data["touchpoint"],
+                )
+            except ApplicationError as error:
+                form.add_application_error(error)
+            else:
+                count = len(created)
+                messages.success(
+                    request,
+                    ngettext("%(count)d invitation created.", "%(count)d invitations created.", count)
+                    % {"count": count},
+                )
+                return redirect(reverse("surveys:invitations", args=[survey.pk]))
+    invitations = (
+        selectors.invitation_list(workspace=request.workspace).filter(survey=survey).order_by("-created_at", "-id")
+    )
+    page = Paginator(invitations, INVITATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    counts = dict(
+        selectors.invitation_list(workspace=request.workspace)
+        .filter(survey=survey)
+        .order_by()
+        .values_list("status")
+        .annotate(count=Count("id"))
+    )
+    context = {
+        "survey": survey,
+        "form": form,
+        "can_send": can_send and survey.status == Survey.Status.ACTIVE,
+        "show_links": can_send,
+        "page": page,
+        "counts": [(label, counts.get(value, 0)) for value, label in Invitation.Status.choices],
+    }
+    return render(request, "surveys/designer/invitations.html", context, status=400 if form.errors else 200)

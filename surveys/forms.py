@@ -8,9 +8,9 @@ from django import forms
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from surveys.models import SCALES, Question, Survey
+from surveys.models import SCALES, Invitation, Question, Survey
 from surveys.survey_templates import TEMPLATES
-from surveys.texts import QUESTION_TEXT_FIELDS, SURVEY_TEXT_FIELDS, text_for
+from surveys.texts import QUESTION_TEXT_FIELDS, SURVEY_TEXT_FIELDS, option_label, text_for
 from touchpoints.forms import ServiceForm
 
 BLANK = ""
@@ -88,6 +88,101 @@ class QuestionAddForm(ServiceForm):
             "condition_operator": data.get("condition_operator") or "",
             "condition_value": value,
         }
+
+
+class QuestionEditForm(QuestionAddForm):
+    """Change a question's type, default-language texts, options, required flag and condition.
+
+    Other languages' texts are kept (they are edited on the translations page). An
+    option whose label is unchanged keeps its key and translations, so answers
+    already given still point at it. A question with answers keeps its type.
+    """
+
+    def __init__(self, *args: Any, question: Question, has_answers: bool, **kwargs: Any) -> None:
+        survey = question.survey
+        default = survey.default_language
+        texts = question.texts.get(default) or {}
+        value = question.condition_value
+        initial = {
+            "type": question.type,
+            "text": texts.get("text", ""),
+            "low_label": texts.get("low_label", ""),
+            "high_label": texts.get("high_label", ""),
+            "options": "\n".join(option_label(option, default, default) for option in question.options),
+            "is_required": question.is_required,
+            "condition_question": question.condition_question_id,
+            "condition_operator": question.condition_operator,
+            "condition_value": ", ".join(map(str, value))
+            if isinstance(value, list)
+            else ("" if value is None else value),
+        }
+        super().__init__(*args, survey=survey, initial=initial, **kwargs)
+        self.question = question
+        earlier = [choice for choice in self.fields["condition_question"].choices if choice[0] == ""] + [
+            (pk, label)
+            for pk, label in self.fields["condition_question"].choices
+            if pk != "" and pk in _earlier_ids(question)
+        ]
+        self.fields["condition_question"].choices = earlier
+        if has_answers:
+            self.fields["type"].disabled = True
+            self.fields["type"].help_text = _("The question has answers, so its type is fixed.")
+
+    def service_data(self) -> dict[str, Any]:
+        data = super().service_data()
+        question, default = self.question, self.survey.default_language
+        data["texts"] = {**question.texts, default: data["texts"][default]}
+        by_label = {option_label(option, default, default): option for option in question.options}
+        kept = [by_label.get(option["labels"][default]) for option in data["options"]]
+        used = {option["key"] for option in kept if option}
+        options = []
+        for new, old in zip(data["options"], kept, strict=True):
+            if old is not None:
+                options.append({"key": old["key"], "labels": {**old.get("labels", {}), **new["labels"]}})
+                continue
+            key = new["key"]
+            while key in used:
+                key += "_"
+            used.add(key)
+            options.append(new)
+            options[-1]["key"] = key
+        data["options"] = options
+        return data
+
+
+def _earlier_ids(question: Question) -> set[int]:
+    return set(
+        question.survey.questions.filter(order__lt=question.order, is_archived=False).values_list("pk", flat=True)
+    )
+
+
+class InvitationSendForm(ServiceForm):
+    """A manual send: one invitation per listed customer."""
+
+    field_aliases = {"survey": "customers"}
+
+    customers = forms.CharField(
+        label=_("Customers"),
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocapitalize": "none"}),
+        max_length=100_000,
+        help_text=_("External ids, one per line or separated by commas; at most 1,000."),
+    )
+    channel = forms.ChoiceField(label=_("Channel"), choices=Invitation.Channel.choices, initial=Invitation.Channel.LINK)
+    language = forms.ChoiceField(label=_("Language"), required=False)
+    touchpoint = forms.TypedChoiceField(label=_("Touchpoint"), coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args: Any, survey: Survey, touchpoints: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("The customer's language"))] + [
+            (code, code.upper()) for code in survey.languages
+        ]
+        self.fields["touchpoint"].choices = [("", "—")] + [
+            (t.pk, f"{t.stage.journey.name} › {t.stage.name} › {t.name}") for t in touchpoints
+        ]
+
+    def external_ids(self) -> list[str]:
+        raw = self.cleaned_data["customers"].replace(",", "\n")
+        return [line.strip() for line in raw.splitlines() if line.strip()]
 
 
 def _option_key(label: str, index: int) -> str:

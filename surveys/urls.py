@@ -9,8 +9,10 @@ app_name = "surveys"
 urlpatterns = [
     path("surveys/", designer.survey_list, name="list"),
     path("surveys/<int:survey_id>/", designer.survey_detail, name="detail"),
+    path("surveys/<int:survey_id>/invitations/", designer.survey_invitations, name="invitations"),
     path("surveys/<int:survey_id>/<str:action>/", designer.survey_action, name="action"),
     path("surveys/<int:survey_id>/translations/<str:language>/", designer.survey_translations, name="translations"),
     path("surveys/<int:survey_id>/preview/<str:language>/", designer.survey_preview, name="preview"),
+    path("questions/<int:question_id>/edit/", designer.question_edit, name="question-edit"),
     path("questions/<int:question_id>/<str:action>/", designer.question_action, name="question-action"),
 ]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from surveys import services
-from surveys.models import Question, Response, Survey
+from surveys.invitations import invitations_create
+from surveys.models import Invitation, Question, Response, Survey
 from tests.surveys.test_services import answer
-from tests.touchpoints.factories import MembershipFactory
+from tests.touchpoints.factories import CustomerFactory, MembershipFactory
 from touchpoints.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -167,3 +172,200 @@ def test_preview_with_odd_steps_shows_the_first_question(page_client, survey, st
     response = page_client().get(reverse("surveys:preview", args=[survey.pk, "en"]) + f"?step={step}")
     assert response.status_code == 200
     assert "How satisfied were you" in response.content.decode()
+
+
+# --- Editing a question -----------------------------------------------------------------
+
+
+def edit_data(question: Question, **changes: str) -> dict[str, object]:
+    """What the edit page posts when nothing is changed, plus ``changes``."""
+    page = {
+        "q-type": question.type,
+        "q-text": question.texts["en"]["text"],
+        "q-low_label": question.texts["en"].get("low_label", ""),
+        "q-high_label": question.texts["en"].get("high_label", ""),
+        "q-options": "\n".join(o["labels"]["en"] for o in question.options),
+        "q-condition_question": question.condition_question_id or "",
+        "q-condition_operator": question.condition_operator,
+        "q-condition_value": "" if question.condition_value is None else question.condition_value,
+    }
+    if question.is_required:
+        page["q-is_required"] = "on"
+    return {**page, **{f"q-{name}": value for name, value in changes.items()}}
+
+
+def test_the_edit_page_is_prefilled(page_client, survey):
+    follow_up = survey.questions.get(order=2)
+    html = page_client().get(reverse("surveys:question-edit", args=[follow_up.pk])).content.decode()
+    assert "What could we have done better?" in html
+    assert f'<option value="{follow_up.condition_question_id}" selected>' in html
+    assert 'value="3"' in html  # the condition value
+
+
+def test_edit_type_required_and_condition_keeping_other_languages(page_client, survey):
+    follow_up = survey.questions.get(order=2)
+    polish = follow_up.texts["pl"]
+    response = page_client().post(
+        reverse("surveys:question-edit", args=[follow_up.pk]),
+        edit_data(
+            follow_up,
+            type="single_choice",
+            text="What went wrong?",
+            options="Waiting time\nWrong answer",
+            is_required="on",
+            condition_operator="lte",
+            condition_value="2",
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()
+    follow_up.refresh_from_db()
+    assert follow_up.type == "single_choice"
+    assert follow_up.is_required
+    assert (follow_up.condition_operator, follow_up.condition_value) == ("lte", 2)
+    assert follow_up.texts["en"] == {"text": "What went wrong?"}
+    assert follow_up.texts["pl"] == polish
+    assert [o["key"] for o in follow_up.options] == ["waiting_time", "wrong_answer"]
+
+
+def test_unchanged_option_labels_keep_their_keys_and_translations(page_client, survey):
+    question = services.question_add(
+        workspace=survey.workspace,
+        survey_id=survey.pk,
+        type="single_choice",
+        texts={"en": {"text": "Channel?"}},
+        options=[
+            {"key": "tel", "labels": {"en": "Phone", "pl": "Telefon"}},
+            {"key": "mail", "labels": {"en": "Email"}},
+        ],
+    )
+    page_client().post(
+        reverse("surveys:question-edit", args=[question.pk]), edit_data(question, options="Chat\nPhone\nEmail")
+    )
+    question.refresh_from_db()
+    assert question.options == [
+        {"key": "chat", "labels": {"en": "Chat"}},
+        {"key": "tel", "labels": {"en": "Phone", "pl": "Telefon"}},
+        {"key": "mail", "labels": {"en": "Email"}},
+    ]
+
+
+def test_a_question_with_answers_keeps_its_type(page_client, survey):
+    first = survey.questions.get(order=1)
+    answer(first, 4)
+    url = reverse("surveys:question-edit", args=[first.pk])
+    assert "disabled" in page_client().get(url).content.decode()
+    response = page_client().post(url, edit_data(first, type="nps", text="How satisfied were you overall?"))
+    assert response.status_code == 302
+    first.refresh_from_db()
+    assert first.type == "csat"  # a disabled field ignores what is posted
+    assert first.texts["en"]["text"] == "How satisfied were you overall?"
+
+
+def test_a_bad_edit_is_a_form_error_and_changes_nothing(page_client, survey):
+    follow_up = survey.questions.get(order=2)
+    response = page_client().post(
+        reverse("surveys:question-edit", args=[follow_up.pk]), edit_data(follow_up, condition_value="99")
+    )
+    assert response.status_code == 400
+    assert 'aria-invalid="true"' in response.content.decode()
+    assert Question.objects.get(pk=follow_up.pk).condition_value == follow_up.condition_value
+
+
+def test_a_condition_can_only_point_at_earlier_questions(page_client, survey):
+    first = survey.questions.get(order=1)
+    follow_up = survey.questions.get(order=2)
+    html = page_client().get(reverse("surveys:question-edit", args=[first.pk])).content.decode()
+    assert f'<option value="{follow_up.pk}"' not in html
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.VIEWER])
+def test_readers_cannot_edit_questions(page_client, survey, role):
+    question = survey.questions.get(order=1)
+    assert page_client(role).get(reverse("surveys:question-edit", args=[question.pk])).status_code == 403
+
+
+# --- Sending invitations ----------------------------------------------------------------
+
+
+@pytest.fixture
+def active_survey(survey):
+    services.survey_publish(workspace=survey.workspace, survey_id=survey.pk)
+    for external_id in ("ann", "bob"):
+        CustomerFactory(workspace=survey.workspace, external_id=external_id)
+    return survey
+
+
+def test_send_to_a_list_of_customers(page_client, active_survey):
+    url = reverse("surveys:invitations", args=[active_survey.pk])
+    client = page_client()
+    response = client.post(url, {"customers": "ann, bob\n\nann", "channel": "link", "language": "pl"})
+    assert response.status_code == 302
+    invitations = Invitation.objects.filter(survey=active_survey)
+    assert sorted(i.customer.external_id for i in invitations) == ["ann", "bob"]
+    assert {(i.language, i.status) for i in invitations} == {("pl", "sent")}
+    html = client.get(url).content.decode()
+    assert "2 invitations created." in html
+    for invitation in invitations:
+        assert reverse("survey-form", args=[invitation.token]) in html
+
+
+def test_unknown_customers_are_a_form_error_and_nobody_is_invited(page_client, active_survey):
+    url = reverse("surveys:invitations", args=[active_survey.pk])
+    response = page_client().post(url, {"customers": "ann\nghost", "channel": "link", "language": ""})
+    assert response.status_code == 400
+    assert "Unknown customers: ghost." in response.content.decode()
+    assert not Invitation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"customers": "", "channel": "link"},
+        {"customers": "ann", "channel": "pigeon"},
+        {"customers": "ann", "channel": "link", "language": "xx"},
+        {"customers": "ann", "channel": "link", "touchpoint": "99999999999999999999"},
+        {"customers": "ann", "channel": "link", "touchpoint": "12345"},
+    ],
+)
+def test_bad_sends_are_form_errors(page_client, active_survey, data):
+    response = page_client().post(reverse("surveys:invitations", args=[active_survey.pk]), data)
+    assert response.status_code == 400
+    assert not Invitation.objects.exists()
+
+
+def test_a_draft_survey_cannot_be_sent(page_client, survey):
+    html = page_client().get(reverse("surveys:invitations", args=[survey.pk])).content.decode()
+    assert "Publish the survey to send it." in html
+    assert 'name="customers"' not in html
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.VIEWER])
+def test_readers_see_invitations_without_links_and_cannot_send(page_client, active_survey, role):
+    invitation = invitations_create(
+        workspace=active_survey.workspace, survey_id=active_survey.pk, customer_external_ids=["ann"], channel="link"
+    )[0]
+    client = page_client(role)
+    url = reverse("surveys:invitations", args=[active_survey.pk])
+    html = client.get(url).content.decode()
+    assert "ann" in html
+    assert invitation.token not in html
+    assert client.post(url, {"customers": "bob", "channel": "link"}).status_code == 403
+
+
+def test_the_invitations_page_has_a_fixed_number_of_queries(page_client, active_survey):
+    client = page_client()
+    url = reverse("surveys:invitations", args=[active_survey.pk])
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    invite = functools.partial(
+        invitations_create, workspace=active_survey.workspace, survey_id=active_survey.pk, channel="link"
+    )
+    invite(customer_external_ids=["ann"])
+    few = queries()
+    CustomerFactory.create_batch(10, workspace=active_survey.workspace)
+    invite(customer_external_ids=list(active_survey.workspace.customers.values_list("external_id", flat=True)))
+    assert queries() == few

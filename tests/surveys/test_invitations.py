@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from surveys import services
+from surveys.invitations import invitations_create
 from surveys.models import Invitation
 from tests.touchpoints.factories import CustomerFactory
 from tests.touchpoints.test_apis import assert_error
@@ -118,3 +119,12 @@ def test_filters_and_constant_query_count(admin_api, workspace, survey, django_a
     first = Invitation.objects.order_by("id").first()
     filtered = admin_api.get(url, {"customer": first.customer.external_id, "status": "sent"}).json()["results"]
     assert [item["id"] for item in filtered] == [first.pk]
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.VIEWER])
+def test_readers_get_no_survey_links(key_client, workspace, survey, role):
+    """A link lets anyone answer as the customer, so only editors see it."""
+    CustomerFactory(workspace=workspace, external_id="ann")
+    invitations_create(workspace=workspace, survey_id=survey.pk, customer_external_ids=["ann"], channel="link")
+    items = key_client(role).get(reverse("api:invitation-list")).json()["results"]
+    assert [item["url"] for item in items] == [None]
