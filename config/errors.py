@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.encoding import force_str
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -116,3 +117,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     codes = exc.get_codes()
     code = codes if isinstance(codes, str) else "error"
     return Response(error_body(code, force_str(exc.detail)), status=exc.status_code, headers=headers)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """HTTP 413: a request body or batch over its documented limit."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = gettext_lazy("The request is too large.")
+    default_code = "payload_too_large"

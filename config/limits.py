@@ -15,3 +15,10 @@ TRAITS_MAX_DEPTH = 5
 TRAITS_MAX_BYTES = 16 * 1024
 #: Origins a workspace may list as allowed to embed its surveys.
 EMBED_ORIGINS_MAX = 20
+#: Events in one native batch request.
+EVENTS_BATCH_MAX = 1000
+#: One event's JSON, and one request's body (Segment's limits: 32 KB and 500 KB).
+EVENT_MAX_BYTES = 32 * 1024
+EVENTS_REQUEST_MAX_BYTES = 500 * 1024
+#: How far in the future an event's timestamp may be (client clocks drift).
+EVENT_FUTURE_TOLERANCE_HOURS = 24

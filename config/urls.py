@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import views
 from surveys.views import survey_form
+from touchpoints.apis.events import SegmentApi
 
 urlpatterns = [
     path("", include("touchpoints.urls")),
@@ -18,6 +19,11 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("s/<str:token>/", survey_form, name="survey-form"),
     path("api/v1/", include(("config.api_urls", "api"), namespace="api")),
+    # Segment's HTTP tracking API, so its SDKs (and RudderStack's) work by pointing their host here.
+    *[
+        re_path(rf"^v1/{kind}/?$", SegmentApi.as_view(kind=kind), name=f"segment-{kind}")
+        for kind in ("batch", "track", "identify", "page", "screen")
+    ],
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

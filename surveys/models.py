@@ -100,16 +100,19 @@ class Survey(TimestampedModel):
         return self.name
 
 
+class QuestionType(models.TextChoices):
+    NPS = "nps", _("NPS (0–10)")
+    CSAT = "csat", _("CSAT (1–5)")
+    CES = "ces", _("CES agreement (1–7)")
+    RATING = "rating", _("Rating (1–5)")
+    SINGLE_CHOICE = "single_choice", _("Single choice")
+    MULTIPLE_CHOICE = "multiple_choice", _("Multiple choice")
+    YES_NO = "yes_no", _("Yes / no")
+    TEXT = "text", _("Open text")
+
+
 class Question(TimestampedModel):
-    class Type(models.TextChoices):
-        NPS = "nps", _("NPS (0–10)")
-        CSAT = "csat", _("CSAT (1–5)")
-        CES = "ces", _("CES agreement (1–7)")
-        RATING = "rating", _("Rating (1–5)")
-        SINGLE_CHOICE = "single_choice", _("Single choice")
-        MULTIPLE_CHOICE = "multiple_choice", _("Multiple choice")
-        YES_NO = "yes_no", _("Yes / no")
-        TEXT = "text", _("Open text")
+    Type = QuestionType
 
     class Operator(models.TextChoices):
         EQ = "eq", _("equals")

@@ -29,6 +29,7 @@ from touchpoints.models import (
     Persona,
     Stage,
     Touchpoint,
+    TouchpointEvent,
     TouchpointEventName,
     Workspace,
 )
@@ -256,3 +257,21 @@ class CustomerAdmin(TenantAdmin):
     list_filter = ["workspace", "language"]
     search_fields = ["external_id", "email"]
     date_hierarchy = "last_seen_at"
+
+
+@admin.register(TouchpointEvent)
+class TouchpointEventAdmin(TenantAdmin):
+    """Events are facts: read them here, never edit them."""
+
+    list_display = ["name", "kind", "customer", "touchpoint", "occurred_at", "evaluated_at", "workspace"]
+    list_filter = ["workspace", "kind"]
+    search_fields = ["name", "message_id", "customer__external_id"]
+    date_hierarchy = "occurred_at"
+    list_select_related = ["customer", "touchpoint", "workspace"]
+    raw_id_fields = ["customer"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,8 +1,10 @@
 """``/api/v1/`` routes of the touchpoints app."""
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from touchpoints.apis.customers import CustomerViewSet
+from touchpoints.apis.events import EventIngestApi
 from touchpoints.apis.journeys import JourneyViewSet, PersonaViewSet, StageViewSet, TouchpointViewSet
 
 router = SimpleRouter()
@@ -12,4 +14,7 @@ router.register("touchpoints", TouchpointViewSet, basename="touchpoint")
 router.register("personas", PersonaViewSet, basename="persona")
 router.register("customers", CustomerViewSet, basename="customer")
 
-urlpatterns = router.urls
+urlpatterns = [
+    re_path(r"^events/?$", EventIngestApi.as_view(), name="event-ingest"),  # with or without the slash
+    *router.urls,
+]

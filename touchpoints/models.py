@@ -47,28 +47,33 @@ def _json_depth(value: Any) -> int:
     return 0
 
 
-def validate_traits(value: Any) -> None:
-    """Traits are a JSON object, at most ``TRAITS_MAX_DEPTH`` deep and ``TRAITS_MAX_BYTES`` big.
+def validate_json_object(value: Any, *, max_bytes: int | None = None) -> None:
+    """A JSON object at most ``TRAITS_MAX_DEPTH`` deep and ``max_bytes`` big (default ``TRAITS_MAX_BYTES``).
 
     NUL characters and lone surrogates are refused: PostgreSQL's jsonb cannot store them.
+    The messages name no field, so traits, event properties and the like share them.
     """
     from config.limits import TRAITS_MAX_BYTES, TRAITS_MAX_DEPTH
 
+    max_bytes = max_bytes or TRAITS_MAX_BYTES
     if not isinstance(value, dict):
-        raise ValidationError(_("Traits must be a JSON object."), code="invalid")
+        raise ValidationError(_("Give a JSON object."), code="invalid")
     if _json_depth(value) > TRAITS_MAX_DEPTH:
-        raise ValidationError(
-            _("Traits may be nested at most %(depth)d levels deep."), params={"depth": TRAITS_MAX_DEPTH}
-        )
+        raise ValidationError(_("Nest at most %(depth)d levels deep."), params={"depth": TRAITS_MAX_DEPTH})
     text = json.dumps(value, ensure_ascii=False)
     try:
         encoded = text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValidationError(_("Traits contain an invalid character.")) from exc
+        raise ValidationError(_("Contains an invalid character.")) from exc
     if "\\u0000" in text or "\x00" in text:
-        raise ValidationError(_("Traits contain an invalid character."))
-    if len(encoded) > TRAITS_MAX_BYTES:
-        raise ValidationError(_("Traits may be at most %(size)d bytes."), params={"size": TRAITS_MAX_BYTES})
+        raise ValidationError(_("Contains an invalid character."))
+    if len(encoded) > max_bytes:
+        raise ValidationError(_("At most %(size)d bytes."), params={"size": max_bytes})
+
+
+def validate_traits(value: Any) -> None:
+    """Customer traits: a JSON object within the traits limits (see :func:`validate_json_object`)."""
+    validate_json_object(value)
 
 
 def new_identity_secret() -> str:
@@ -412,3 +417,64 @@ class Customer(TimestampedModel):
 
     def __str__(self) -> str:
         return self.external_id
+
+
+class EventKind(models.TextChoices):
+    TRACK = "track", _("Track")
+    PAGE = "page", _("Page")
+    SCREEN = "screen", _("Screen")
+
+
+class TouchpointEvent(models.Model):
+    """Something a customer did, as the company's systems reported it.
+
+    ``message_id`` is unique per workspace, so a retried event is stored once
+    (a client that sends none gets one derived from the event's content).
+    ``touchpoint`` is the touchpoint its name maps to when it arrived, or none;
+    mapping a name later attributes stored events for analytics but never
+    re-evaluates them. ``evaluated_at`` is set once the trigger engine has decided
+    about the event; the sweep picks up events left unevaluated.
+    """
+
+    Kind = EventKind
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="events", verbose_name=_("customer")
+    )
+    #: Set for events of visitors not yet identified (Segment's ``anonymousId``); they trigger nothing.
+    anonymous_id = models.CharField(_("anonymous id"), max_length=200, blank=True)
+    touchpoint = models.ForeignKey(
+        Touchpoint,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("touchpoint"),
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=EventKind.choices, default=EventKind.TRACK)
+    name = models.CharField(_("event name"), max_length=200)
+    message_id = models.CharField(_("message id"), max_length=200)
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    received_at = models.DateTimeField(_("received at"))
+    evaluated_at = models.DateTimeField(_("evaluated at"), null=True, blank=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "id"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "message_id"], name="event_message_id_once"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "name"]),
+            models.Index(fields=["workspace", "touchpoint", "occurred_at"]),
+            models.Index(fields=["workspace", "customer", "occurred_at"]),
+            models.Index(fields=["received_at"], condition=Q(evaluated_at__isnull=True), name="event_unevaluated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.message_id})"

@@ -158,6 +158,8 @@ SPECTACULAR_SETTINGS = {
         "InvitationChannelEnum": "surveys.models.InvitationChannel.choices",
         "SurveyStatusEnum": "surveys.models.SurveyStatus.choices",
         "InvitationStatusEnum": "surveys.models.InvitationStatus.choices",
+        "EventTypeEnum": "touchpoints.services.events.KINDS",
+        "QuestionTypeEnum": "surveys.models.QuestionType.choices",
     },
 }
 

@@ -5,6 +5,7 @@ Services are keyword-only, typed, atomic and named ``<entity>_<verb>``; they rai
 """
 
 from touchpoints.services.customers import customer_delete, customer_upsert
+from touchpoints.services.events import events_ingest
 from touchpoints.services.journeys import (
     journey_create,
     journey_delete,
@@ -37,6 +38,7 @@ __all__ = [
     "apikey_touch",
     "customer_delete",
     "customer_upsert",
+    "events_ingest",
     "journey_create",
     "journey_delete",
     "journey_update",

@@ -1,0 +1,331 @@
+"""Event ingestion: the native API, the Segment-compatible API, and what bad input gets."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tests.touchpoints.factories import CustomerFactory, TouchpointFactory
+from tests.touchpoints.test_apis import assert_error
+from touchpoints.models import ApiKey, Customer, Role, TouchpointEvent, TouchpointEventName
+from touchpoints.services import apikey_create
+from touchpoints.signals import events_ingested
+
+pytestmark = pytest.mark.django_db
+
+EVENTS = "/api/v1/events"
+
+
+@pytest.fixture
+def write_key(workspace) -> str:
+    return apikey_create(workspace=workspace, name="site", kind=ApiKey.Kind.WRITE)[1]
+
+
+@pytest.fixture
+def api(write_key) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {write_key}")
+    return client
+
+
+def post(client: APIClient, body, path: str = EVENTS, **headers):
+    raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post(path, raw, content_type="application/json", **headers)
+
+
+@pytest.fixture
+def delivered(workspace):
+    touchpoint = TouchpointFactory(stage__journey__workspace=workspace, workspace=workspace, name="Delivery")
+    TouchpointEventName.objects.create(workspace=workspace, touchpoint=touchpoint, name="order_delivered")
+    return touchpoint
+
+
+class TestNative:
+    def test_one_event_is_stored_mapped_and_its_customer_upserted(self, api, workspace, delivered):
+        response = post(
+            api,
+            {
+                "event": "order_delivered",
+                "user_id": "u-1",
+                "message_id": "m-1",
+                "timestamp": "2026-11-20T10:00:00+01:00",
+                "properties": {"order": "A-1"},
+                "traits": {"plan": "pro", "email": "ann@example.com"},
+                "context": {"locale": "pl-PL"},
+            },
+        )
+        assert response.status_code == 200, response.content
+        assert response.json() == {"accepted": 1, "duplicates": 0, "errors": []}
+        event = TouchpointEvent.objects.get()
+        assert (event.workspace, event.touchpoint, event.name, event.properties) == (
+            workspace,
+            delivered,
+            "order_delivered",
+            {"order": "A-1"},
+        )
+        assert event.occurred_at == datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+        assert event.evaluated_at is None
+        customer = event.customer
+        assert (customer.external_id, customer.email, customer.language, customer.traits) == (
+            "u-1",
+            "ann@example.com",
+            "pl-PL",
+            {"plan": "pro"},
+        )
+
+    def test_the_trailing_slash_is_optional(self, api):
+        assert post(api, {"event": "x", "user_id": "u"}, path=EVENTS + "/").status_code == 200
+
+    def test_a_batch_keeps_the_valid_items_and_reports_the_others(self, api):
+        batch = [
+            {"event": "a", "user_id": "u-1"},
+            {"event": "", "user_id": "u-1"},
+            {"event": "b"},
+            "not an object",
+            {"event": "c", "user_id": "u-2", "timestamp": "yesterday"},
+            {"event": "d", "user_id": "u-2", "properties": ["x"]},
+            {"event": "e", "anonymous_id": "anon-9"},
+        ]
+        body = post(api, {"batch": batch}).json()
+        assert body["accepted"] == 2
+        assert [(e["index"], e["field"]) for e in body["errors"]] == [
+            (1, "event"),
+            (2, "user_id"),
+            (3, ""),
+            (4, "timestamp"),
+            (5, "properties"),
+        ]
+        assert all(e["message"] for e in body["errors"])
+        assert sorted(TouchpointEvent.objects.values_list("name", flat=True)) == ["a", "e"]
+        anonymous = TouchpointEvent.objects.get(name="e")
+        assert (anonymous.customer, anonymous.anonymous_id) == (None, "anon-9")
+
+    def test_a_request_with_nothing_valid_is_a_400(self, api):
+        response = post(api, {"event": "a"})
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == "user_id"
+
+    def test_retries_are_stored_once(self, api):
+        event = {"event": "a", "user_id": "u-1", "message_id": "m-1"}
+        assert post(api, {"batch": [event, event]}).json() == {"accepted": 1, "duplicates": 1, "errors": []}
+        assert post(api, event).json() == {"accepted": 0, "duplicates": 1, "errors": []}
+        assert TouchpointEvent.objects.count() == 1
+
+    def test_without_a_message_id_an_exact_retry_still_deduplicates(self, api):
+        event = {"event": "a", "user_id": "u-1", "timestamp": "2026-11-20T10:00:00Z"}
+        post(api, event)
+        assert post(api, event).json()["duplicates"] == 1
+        post(api, {**event, "timestamp": "2026-11-20T10:00:01Z"})
+        assert TouchpointEvent.objects.count() == 2
+
+    def test_timestamps(self, api):
+        future = (timezone.now() + timedelta(days=2)).isoformat()
+        body = post(api, {"batch": [{"event": "a", "user_id": "u", "timestamp": future}]}).json()
+        assert body["errors"][0]["field"] == "timestamp"
+        post(api, {"event": "naive", "user_id": "u", "timestamp": "2026-11-20T10:00:00"})
+        assert TouchpointEvent.objects.get(name="naive").occurred_at == datetime(2026, 11, 20, 10, tzinfo=UTC)
+        before = timezone.now()
+        post(api, {"event": "now", "user_id": "u"})
+        assert TouchpointEvent.objects.get(name="now").occurred_at >= before
+
+    def test_an_identify_upserts_the_customer_without_an_event(self, api, workspace):
+        CustomerFactory(workspace=workspace, external_id="u-1", traits={"plan": "free", "seats": 3})
+        body = post(api, {"type": "identify", "user_id": "u-1", "traits": {"plan": "pro", "seats": None}}).json()
+        assert body == {"accepted": 1, "duplicates": 0, "errors": []}
+        assert Customer.objects.get(external_id="u-1").traits == {"plan": "pro"}
+        assert not TouchpointEvent.objects.exists()
+
+    @pytest.mark.parametrize(
+        ("item", "field"),
+        [
+            ({"traits": {"email": "nope"}}, "traits.email"),
+            ({"context": {"locale": "not a locale!"}}, "context.locale"),
+            ({"traits": {"timezone": "Mars/Olympus"}}, "traits.timezone"),
+            ({"user_id": "x" * 201}, "user_id"),
+            ({"user_id": "a\x00b"}, "user_id"),
+            ({"user_id": {"id": 1}}, "user_id"),
+            ({"event": True}, "event"),
+            ({"type": "alias"}, "type"),
+            ({"properties": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}, "properties"),
+            ({"properties": {"big": "x" * 40_000}}, ""),
+        ],
+    )
+    def test_bad_items_are_field_errors(self, api, item, field):
+        response = post(api, {"batch": [{"event": "a", "user_id": "u", **item}]})
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == field
+        assert not TouchpointEvent.objects.exists()
+        assert not Customer.objects.exists()
+
+    def test_traits_that_would_grow_past_the_cap_are_not_merged(self, api, workspace):
+        CustomerFactory(workspace=workspace, external_id="u", traits={"a": "x" * 10_000})
+        body = post(api, {"event": "e", "user_id": "u", "traits": {"b": "y" * 10_000}}).json()
+        assert body["accepted"] == 1
+        assert body["errors"][0]["field"] == "traits"
+        assert set(Customer.objects.get(external_id="u").traits) == {"a"}
+
+    @pytest.mark.parametrize(
+        "body",
+        ["not json", "[" * 100_000, '{"event": "a", "user_id": "\\ud800"}', '{"batch": {"event": "a"}}'],
+    )
+    def test_unreadable_bodies_are_400(self, api, body):
+        response = post(api, body)
+        assert response.status_code == 400
+        assert "error" in response.json() or response.json()["errors"]
+
+    def test_too_many_events_is_a_413(self, api):
+        batch = [{"event": "a", "user_id": "u", "message_id": str(n)} for n in range(1001)]
+        assert_error(post(api, {"batch": batch}), 413)
+        assert not TouchpointEvent.objects.exists()
+
+    def test_a_huge_body_is_a_413_before_it_is_read(self, api):
+        assert_error(post(api, b"{}", CONTENT_LENGTH=str(10**9)), 413)
+
+    def test_a_gzip_bomb_is_a_413(self, api):
+        bomb = gzip.compress(b'{"event": "' + b"a" * 20_000_000 + b'"}')
+        assert_error(post(api, bomb, HTTP_CONTENT_ENCODING="gzip"), 413)
+
+    def test_gzip_is_accepted_and_bad_gzip_is_a_400(self, api):
+        body = gzip.compress(json.dumps({"event": "a", "user_id": "u"}).encode())
+        assert post(api, body, HTTP_CONTENT_ENCODING="gzip").json()["accepted"] == 1
+        assert_error(post(api, b"not gzip", HTTP_CONTENT_ENCODING="gzip"), 400)
+
+    def test_keys(self, workspace, key_client):
+        anonymous = APIClient()
+        assert_error(post(anonymous, {"event": "a", "user_id": "u"}), 401)
+        anonymous.credentials(HTTP_AUTHORIZATION="Bearer jp_wk_unknown")
+        assert_error(post(anonymous, {"event": "a", "user_id": "u"}), 401)
+        assert_error(post(key_client(Role.ANALYST), {"event": "a", "user_id": "u"}), 403)
+        assert post(key_client(Role.ADMIN), {"event": "a", "user_id": "u"}).status_code == 200
+
+    def test_events_belong_to_the_keys_workspace(self, api, workspace, other_workspace):
+        CustomerFactory(workspace=other_workspace, external_id="u")
+        post(api, {"event": "a", "user_id": "u"})
+        event = TouchpointEvent.objects.get()
+        assert event.workspace == workspace
+        assert event.customer.workspace == workspace
+
+    def test_new_events_are_announced_after_commit(self, api, django_capture_on_commit_callbacks):
+        received = []
+
+        def receiver(sender, workspace_id, event_ids, **kwargs):
+            received.append(event_ids)
+
+        events_ingested.connect(receiver)
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                post(api, {"batch": [{"event": "a", "user_id": "u"}, {"event": "b", "user_id": "u"}]})
+            with django_capture_on_commit_callbacks(execute=True):
+                post(api, {"event": "a", "user_id": "u"})  # a duplicate: nothing new to announce
+        finally:
+            events_ingested.disconnect(receiver)
+        assert received == [sorted(TouchpointEvent.objects.values_list("pk", flat=True))]
+
+    def test_a_batch_costs_the_same_queries_whatever_its_size(self, api):
+        def queries(size: int, prefix: str) -> int:
+            batch = [
+                {"event": f"e{n % 3}", "user_id": f"{prefix}-{n}", "traits": {"n": n}, "message_id": f"{prefix}{n}"}
+                for n in range(size)
+            ]
+            with CaptureQueriesContext(connection) as captured:
+                assert post(api, {"batch": batch}).json()["accepted"] == size
+            return len(captured)
+
+        queries(1, "warm-up")  # the key's first use records its last_used_at once
+        # Sizes within one bulk statement: SQLite splits bigger ones by its parameter limit.
+        assert queries(5, "a") == queries(40, "b")
+
+
+def basic(key: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+class TestSegment:
+    def test_a_batch_of_identify_track_and_page(self, write_key, workspace, delivered):
+        client = APIClient()
+        batch = {
+            "batch": [
+                {
+                    "type": "identify",
+                    "userId": "u-1",
+                    "traits": {"email": "ann@example.com", "plan": "pro"},
+                    "context": {"locale": "hu-HU", "timezone": "Europe/Budapest"},
+                    "messageId": "s-1",
+                },
+                {
+                    "type": "track",
+                    "userId": "u-1",
+                    "event": "order_delivered",
+                    "properties": {"order": "A-1"},
+                    "messageId": "s-2",
+                    "originalTimestamp": "2026-11-20T10:00:00Z",
+                },
+                {"type": "page", "anonymousId": "a-1", "name": "Checkout", "messageId": "s-3"},
+            ]
+        }
+        response = post(client, batch, "/v1/batch", HTTP_AUTHORIZATION=basic(write_key))
+        assert response.json() == {"success": True, "accepted": 3, "duplicates": 0, "errors": []}
+        customer = Customer.objects.get(external_id="u-1")
+        assert (customer.email, customer.language, customer.timezone, customer.traits) == (
+            "ann@example.com",
+            "hu-HU",
+            "Europe/Budapest",
+            {"plan": "pro"},
+        )
+        track = TouchpointEvent.objects.get(message_id="s-2")
+        assert (track.touchpoint, track.customer, track.occurred_at) == (
+            delivered,
+            customer,
+            datetime(2026, 11, 20, 10, tzinfo=UTC),
+        )
+        page = TouchpointEvent.objects.get(message_id="s-3")
+        assert (page.kind, page.name, page.anonymous_id) == ("page", "Checkout", "a-1")
+
+    @pytest.mark.parametrize("kind", ["track", "identify", "page", "screen"])
+    def test_single_calls_with_the_key_in_the_body(self, write_key, kind):
+        body = {"writeKey": write_key, "userId": "u", "event": "a", "name": "Home", "messageId": f"m-{kind}"}
+        response = post(APIClient(), body, f"/v1/{kind}")
+        assert response.json()["accepted"] == 1, response.content
+
+    def test_gzip_and_retries(self, write_key):
+        body = gzip.compress(
+            json.dumps({"batch": [{"type": "track", "userId": "u", "event": "a", "messageId": "m"}]}).encode()
+        )
+        for _ in range(2):
+            response = post(
+                APIClient(), body, "/v1/batch", HTTP_AUTHORIZATION=basic(write_key), HTTP_CONTENT_ENCODING="gzip"
+            )
+        assert response.json()["duplicates"] == 1
+        assert TouchpointEvent.objects.count() == 1
+
+    def test_segment_limits(self, write_key):
+        big_event = {"type": "track", "userId": "u", "event": "a", "properties": {"x": "y" * 33_000}}
+        body = post(APIClient(), {"batch": [big_event]}, "/v1/batch", HTTP_AUTHORIZATION=basic(write_key)).json()
+        assert body["success"] is False
+        assert "bytes" in body["errors"][0]["message"]
+        huge = {"batch": [{"type": "track", "userId": "u", "event": "a", "properties": {"x": "y" * 20_000}}] * 30}
+        assert_error(post(APIClient(), huge, "/v1/batch", HTTP_AUTHORIZATION=basic(write_key)), 413)
+
+    @pytest.mark.parametrize("header", ["Basic !!!", basic("jp_wk_nope"), basic("")])
+    def test_bad_keys_are_401(self, header):
+        response = post(APIClient(), {"batch": []}, "/v1/batch", HTTP_AUTHORIZATION=header)
+        assert_error(response, 401)
+
+    def test_no_key_is_401(self):
+        assert_error(post(APIClient(), {"batch": []}, "/v1/batch"), 401)
+
+    def test_a_batch_that_is_not_a_list_is_a_field_error(self, write_key):
+        assert_error(post(APIClient(), {"batch": "x"}, "/v1/batch", HTTP_AUTHORIZATION=basic(write_key)), 400, "batch")
+
+
+def test_write_keys_still_get_403_elsewhere(api):
+    assert_error(api.get(reverse("api:journey-list")), 403)
