@@ -153,3 +153,18 @@ class EmbedSettingsForm(ServiceForm):
 
     def service_data(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["origins"].splitlines() if line.strip()]
+
+
+class EventNameMapForm(ServiceForm):
+    """Map one received event name to a touchpoint (the events page)."""
+
+    field_aliases = {"event_names": "touchpoint"}
+
+    name = forms.CharField(widget=forms.HiddenInput, max_length=200)
+    touchpoint = forms.TypedChoiceField(label=_("Touchpoint"), coerce=int)
+
+    def __init__(self, *args: Any, touchpoints: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["touchpoint"].choices = [("", "—")] + [
+            (t.pk, f"{t.stage.journey.name} › {t.stage.name} › {t.name}") for t in touchpoints
+        ]

@@ -7,7 +7,7 @@ costs the same number of queries for 5 rows as for 500.
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, F, Prefetch, QuerySet
+from django.db.models import Count, F, Max, OuterRef, Prefetch, QuerySet, Subquery
 
 from touchpoints.keys import hash_api_key
 from touchpoints.models import (
@@ -18,6 +18,7 @@ from touchpoints.models import (
     Persona,
     Stage,
     Touchpoint,
+    TouchpointEvent,
     TouchpointEventName,
     Workspace,
 )
@@ -101,3 +102,25 @@ def journey_map_queryset(*, workspace: Workspace) -> QuerySet[Journey]:
 
 def customer_list(*, workspace: Workspace) -> QuerySet[Customer]:
     return Customer.objects.for_workspace(workspace)
+
+
+def event_name_stats(*, workspace: Workspace, mapped: bool | None = None) -> QuerySet:
+    """Event names seen in the workspace, most frequent first: ``name``, ``count``, ``last_seen_at``
+    and ``mapped_touchpoint_id`` (where the name is mapped now; ``None`` when it is not).
+
+    One query whatever the number of names; ``mapped`` keeps only mapped or unmapped names.
+    """
+    mapping = TouchpointEventName.objects.for_workspace(workspace).filter(name=OuterRef("name"))
+    stats = (
+        TouchpointEvent.objects.for_workspace(workspace)
+        .values("name")
+        .annotate(
+            count=Count("id"),
+            last_seen_at=Max("occurred_at"),
+            mapped_touchpoint_id=Subquery(mapping.values("touchpoint_id")[:1]),
+        )
+        .order_by("-count", "name")
+    )
+    if mapped is not None:
+        stats = stats.filter(mapped_touchpoint_id__isnull=not mapped)
+    return stats

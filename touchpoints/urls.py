@@ -9,6 +9,7 @@ app_name = "touchpoints"
 urlpatterns = [
     path("", views.home, name="home"),
     path("workspaces/switch/", views.workspace_switch, name="workspace-switch"),
+    path("events/", views.event_names, name="event-names"),
     path("settings/embed/", views.workspace_embed, name="workspace-embed"),
     path("journeys/", views.journey_list, name="journey-list"),
     path("journeys/new/", views.journey_create, name="journey-create"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -24,6 +25,7 @@ from config.errors import ApplicationError
 from touchpoints import selectors, services
 from touchpoints.forms import (
     EmbedSettingsForm,
+    EventNameMapForm,
     JourneyCreateForm,
     JourneyForm,
     ServiceForm,
@@ -349,3 +351,36 @@ def workspace_embed(request: HttpRequest) -> HttpResponse:
         "embed_url": request.build_absolute_uri(static("surveys/embed.js")),
     }
     return render(request, "touchpoints/embed_settings.html", context, status=400 if form.errors else 200)
+
+
+#: Event names per page on the events page.
+EVENT_NAMES_PER_PAGE = 50
+
+
+@workspace_member_required()
+def event_names(request: HttpRequest) -> HttpResponse:
+    """Event names received, with counts; designers and admins map the unmapped ones to touchpoints."""
+    workspace = request.workspace
+    can_edit = Role.can_write(request.membership.role)
+    touchpoints = list(selectors.touchpoint_list(workspace=workspace).select_related("stage__journey"))
+    form = EventNameMapForm(request.POST or None, touchpoints=touchpoints)
+    if request.method == "POST":
+        if not can_edit:
+            return render(request, "403.html", status=403)
+        if form.is_valid() and _run_service(
+            form,
+            lambda: services.event_name_map(
+                workspace=workspace, name=form.cleaned_data["name"], touchpoint_id=form.cleaned_data["touchpoint"]
+            ),
+        ):
+            messages.success(request, _("“%(name)s” now means this touchpoint happened.") % form.cleaned_data)
+            return redirect(reverse("touchpoints:event-names") + "?mapped=false")
+    mapped = request.GET.get("mapped", "")
+    stats = selectors.event_name_stats(
+        workspace=workspace, mapped=None if mapped not in ("true", "false") else mapped == "true"
+    )
+    page = Paginator(stats, EVENT_NAMES_PER_PAGE).get_page(request.GET.get("page"))
+    by_id = {touchpoint.pk: touchpoint for touchpoint in touchpoints}
+    rows = [{**row, "touchpoint": by_id.get(row["mapped_touchpoint_id"])} for row in page]
+    context = {"page": page, "rows": rows, "form": form, "can_edit": can_edit, "mapped": mapped}
+    return render(request, "touchpoints/event_names.html", context, status=400 if form.errors else 200)

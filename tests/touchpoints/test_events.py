@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from tests.touchpoints.factories import CustomerFactory, TouchpointFactory
 from tests.touchpoints.test_apis import assert_error
 from touchpoints.models import ApiKey, Customer, Role, TouchpointEvent, TouchpointEventName
-from touchpoints.services import apikey_create
+from touchpoints.services import apikey_create, touchpoint_update
 from touchpoints.signals import events_ingested
 
 pytestmark = pytest.mark.django_db
@@ -214,7 +214,7 @@ class TestNative:
         assert event.workspace == workspace
         assert event.customer.workspace == workspace
 
-    def test_new_events_are_announced_after_commit(self, api, django_capture_on_commit_callbacks):
+    def test_new_events_are_announced_after_commit(self, api, delivered, django_capture_on_commit_callbacks):
         received = []
 
         def receiver(sender, workspace_id, event_ids, **kwargs):
@@ -222,13 +222,33 @@ class TestNative:
 
         events_ingested.connect(receiver)
         try:
+            batch = [
+                {"event": "order_delivered", "user_id": "u", "message_id": "1"},
+                {"event": "order_delivered", "user_id": "v", "message_id": "2"},
+                {"event": "unmapped", "user_id": "u"},  # nothing to decide: stored evaluated
+                {"event": "order_delivered", "anonymous_id": "a"},  # nobody to survey: stored evaluated
+            ]
             with django_capture_on_commit_callbacks(execute=True):
-                post(api, {"batch": [{"event": "a", "user_id": "u"}, {"event": "b", "user_id": "u"}]})
+                post(api, {"batch": batch})
             with django_capture_on_commit_callbacks(execute=True):
-                post(api, {"event": "a", "user_id": "u"})  # a duplicate: nothing new to announce
+                post(api, batch[0])  # a duplicate: nothing new to announce
         finally:
             events_ingested.disconnect(receiver)
-        assert received == [sorted(TouchpointEvent.objects.values_list("pk", flat=True))]
+        pending = TouchpointEvent.objects.filter(evaluated_at__isnull=True)
+        assert sorted(pending.values_list("message_id", flat=True)) == ["1", "2"]
+        assert received == [sorted(pending.values_list("pk", flat=True))]
+
+    def test_mapping_a_name_later_attributes_its_events_but_decides_nothing(self, api, workspace, delivered):
+        post(api, {"event": "parcel_left_depot", "user_id": "u"})
+        event = TouchpointEvent.objects.get()
+        assert (event.touchpoint, event.evaluated_at is not None) == (None, True)
+        touchpoint_update(
+            workspace=workspace,
+            touchpoint_id=delivered.pk,
+            data={"event_names": ["order_delivered", "parcel_left_depot"]},
+        )
+        event.refresh_from_db()
+        assert event.touchpoint == delivered
 
     def test_a_batch_costs_the_same_queries_whatever_its_size(self, api):
         def queries(size: int, prefix: str) -> int:
@@ -329,3 +349,71 @@ class TestSegment:
 
 def test_write_keys_still_get_403_elsewhere(api):
     assert_error(api.get(reverse("api:journey-list")), 403)
+
+
+class TestEventNames:
+    @pytest.fixture
+    def received(self, api, delivered):
+        batch = [{"event": "order_delivered", "user_id": f"u{n}"} for n in range(3)]
+        batch += [{"event": "parcel_lost", "user_id": "u1"}, {"event": "parcel_lost", "user_id": "u2"}]
+        batch += [{"event": "newsletter_opened", "user_id": "u1"}]
+        post(api, {"batch": batch})
+
+    def test_the_api_lists_names_with_counts(self, received, admin_api, delivered):
+        items = admin_api.get(reverse("api:event-name-list")).json()["results"]
+        assert [(i["name"], i["count"], i["touchpoint"]) for i in items] == [
+            ("order_delivered", 3, delivered.pk),
+            ("parcel_lost", 2, None),
+            ("newsletter_opened", 1, None),
+        ]
+        unmapped = admin_api.get(reverse("api:event-name-list"), {"mapped": "false"}).json()["results"]
+        assert [i["name"] for i in unmapped] == ["parcel_lost", "newsletter_opened"]
+        assert_error(admin_api.get(reverse("api:event-name-list"), {"mapped": "maybe"}), 400, "mapped")
+
+    def test_the_api_is_scoped_to_the_workspace(self, received, key_client, other_workspace):
+        assert key_client(Role.VIEWER, ws=other_workspace).get(reverse("api:event-name-list")).json()["results"] == []
+
+    def test_designers_map_a_name_from_the_events_page(self, received, member_client, delivered):
+        client = member_client(Role.DESIGNER)
+        page = client.get(reverse("touchpoints:event-names") + "?mapped=false").content.decode()
+        assert "parcel_lost" in page
+        assert "order_delivered" not in page
+        response = client.post(reverse("touchpoints:event-names"), {"name": "parcel_lost", "touchpoint": delivered.pk})
+        assert response.status_code == 302
+        assert set(delivered.event_names.values_list("name", flat=True)) == {"order_delivered", "parcel_lost"}
+        assert TouchpointEvent.objects.filter(name="parcel_lost", touchpoint=delivered).count() == 2
+
+    @pytest.mark.parametrize("touchpoint", ["", "abc", "99999999999999999999999", "123456"])
+    def test_a_bad_mapping_is_a_form_error(self, received, member_client, touchpoint):
+        response = member_client(Role.DESIGNER).post(
+            reverse("touchpoints:event-names"), {"name": "parcel_lost", "touchpoint": touchpoint}
+        )
+        assert response.status_code == 400
+        assert not TouchpointEvent.objects.filter(name="parcel_lost", touchpoint__isnull=False).exists()
+
+    def test_a_name_owned_by_another_touchpoint_is_a_form_error(self, received, member_client, workspace, delivered):
+        other = TouchpointFactory(stage__journey__workspace=workspace, workspace=workspace)
+        response = member_client(Role.DESIGNER).post(
+            reverse("touchpoints:event-names"), {"name": "order_delivered", "touchpoint": other.pk}
+        )
+        assert response.status_code == 400
+        assert "already belongs" in response.content.decode()
+
+    def test_viewers_read_but_cannot_map(self, received, member_client, delivered):
+        client = member_client(Role.VIEWER)
+        assert "parcel_lost" in client.get(reverse("touchpoints:event-names")).content.decode()
+        response = client.post(reverse("touchpoints:event-names"), {"name": "parcel_lost", "touchpoint": delivered.pk})
+        assert response.status_code == 403
+
+    def test_the_page_costs_the_same_queries_for_many_names(self, api, member_client):
+        client = member_client(Role.DESIGNER)
+
+        def queries() -> int:
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(reverse("touchpoints:event-names")).status_code == 200
+            return len(captured)
+
+        post(api, {"event": "first", "user_id": "u"})
+        few = queries()
+        post(api, {"batch": [{"event": f"name_{n}", "user_id": "u"} for n in range(30)]})
+        assert queries() == few

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -33,9 +33,10 @@ from rest_framework.views import APIView
 
 from config.errors import ApplicationError, PayloadTooLarge
 from config.limits import EVENTS_BATCH_MAX, EVENTS_REQUEST_MAX_BYTES
+from config.pagination import PageNumberPagination
 from touchpoints.authentication import ApiKeyAuthentication, ApiKeyPrincipal
 from touchpoints.models import ApiKey, Role
-from touchpoints.selectors import apikey_get_active
+from touchpoints.selectors import apikey_get_active, event_name_stats
 from touchpoints.services import apikey_touch
 from touchpoints.services.events import KINDS, IngestResult, events_ingest
 
@@ -252,3 +253,30 @@ class SegmentApi(APIView):
             native = [from_segment(data, self.kind)]
         result = events_ingest(workspace=api_key.workspace, items=native)
         return respond(result, {"success": not (result.errors and not result.accepted and not result.duplicates)})
+
+
+class EventNameStatsSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    count = serializers.IntegerField()
+    last_seen_at = serializers.DateTimeField()
+    touchpoint = serializers.IntegerField(
+        source="mapped_touchpoint_id", allow_null=True, help_text="Null: not mapped yet."
+    )
+
+
+class EventNameListApi(APIView):
+    """``GET /api/v1/event-names/``: every event name received, with counts; ``?mapped=false`` for the unmapped."""
+
+    @extend_schema(
+        summary="List received event names with counts",
+        parameters=[OpenApiParameter("mapped", bool, description="Only mapped (true) or unmapped (false) names.")],
+        responses={200: EventNameStatsSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        raw = request.query_params.get("mapped", "")
+        if raw not in ("", "true", "false"):
+            raise ApplicationError.for_field("mapped", _("Use true or false."))
+        stats = event_name_stats(workspace=request.workspace, mapped=None if not raw else raw == "true")
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(stats, request, view=self)
+        return paginator.get_paginated_response(EventNameStatsSerializer(page, many=True).data)

@@ -7,6 +7,7 @@ Services are keyword-only, typed, atomic and named ``<entity>_<verb>``; they rai
 from touchpoints.services.customers import customer_delete, customer_upsert
 from touchpoints.services.events import events_ingest
 from touchpoints.services.journeys import (
+    event_name_map,
     journey_create,
     journey_delete,
     journey_update,
@@ -38,6 +39,7 @@ __all__ = [
     "apikey_touch",
     "customer_delete",
     "customer_upsert",
+    "event_name_map",
     "events_ingest",
     "journey_create",
     "journey_delete",

@@ -12,7 +12,9 @@ the valid ones in a fixed number of queries whatever the batch size:
    event is stored once; one already stored counts as a duplicate.
 
 After the transaction commits, :data:`touchpoints.signals.events_ingested`
-announces the new event ids (the surveys app evaluates its trigger rules).
+announces the new events that need a decision (mapped to a touchpoint, of an
+identified customer); the surveys app evaluates its trigger rules for them.
+The others are stored already evaluated.
 """
 
 from __future__ import annotations
@@ -251,21 +253,27 @@ def events_ingest(*, workspace: Workspace, items: list[Any]) -> IngestResult:
                 properties=item.properties,
                 occurred_at=item.occurred_at,
                 received_at=now,
+                # Nothing to decide for an unmapped name or an anonymous visitor: evaluated on arrival,
+                # so mapping the name later never fires surveys for old events.
+                evaluated_at=None if touchpoints.get(item.name) and item.user_id else now,
             )
             for item in fresh
         ],
         ignore_conflicts=True,  # a concurrent request stored the same message id first: still once
     )
-    if fresh:
-        result.event_ids = list(
-            TouchpointEvent.objects.for_workspace(workspace)
-            .filter(message_id__in=[item.message_id for item in fresh], received_at=now)
-            .values_list("pk", flat=True)
-        )
+    rows = (
+        TouchpointEvent.objects.for_workspace(workspace)
+        .filter(message_id__in=[item.message_id for item in fresh], received_at=now)
+        .values_list("pk", "evaluated_at")
+        if fresh
+        else []
+    )
+    result.event_ids = [pk for pk, _evaluated in rows]
+    pending = [pk for pk, evaluated in rows if evaluated is None]
     result.duplicates += len(events) - len(result.event_ids)
     result.accepted = len(result.event_ids) + identifies
-    if result.event_ids:
-        event_ids, workspace_id = list(result.event_ids), workspace.pk
+    if pending:
+        event_ids, workspace_id = pending, workspace.pk
         transaction.on_commit(
             lambda: events_ingested.send_robust(sender=TouchpointEvent, workspace_id=workspace_id, event_ids=event_ids)
         )

@@ -24,6 +24,7 @@ from touchpoints.models import (
     Persona,
     Stage,
     Touchpoint,
+    TouchpointEvent,
     TouchpointEventName,
     Workspace,
 )
@@ -331,6 +332,11 @@ def _set_event_names(touchpoint: Touchpoint, names: list[str]) -> None:
             _("One of these event names was just taken by another touchpoint."),
             code="event_name_taken",
         ) from exc
+    # Stored events of a newly mapped name now count for this touchpoint in reports. They were
+    # evaluated when they arrived (unmapped), so they never fire surveys now.
+    TouchpointEvent.objects.for_workspace(touchpoint.workspace).filter(name__in=names, touchpoint__isnull=True).update(
+        touchpoint=touchpoint
+    )
 
 
 def _workspace_stage(workspace: Workspace, stage_id: int) -> Stage:
@@ -411,3 +417,14 @@ def touchpoint_update(*, workspace: Workspace, touchpoint_id: int, data: dict[st
 @transaction.atomic
 def touchpoint_delete(*, workspace: Workspace, touchpoint_id: int) -> None:
     Touchpoint.objects.for_workspace(workspace).get(pk=touchpoint_id).delete()
+
+
+@transaction.atomic
+def event_name_map(*, workspace: Workspace, name: str, touchpoint_id: int) -> Touchpoint:
+    """Add an event name to a touchpoint (the unmapped-events page); its stored events follow it."""
+    touchpoint = lock_in_workspace(
+        Touchpoint, workspace, touchpoint_id, field="touchpoint", unknown=_("Unknown touchpoint.")
+    )
+    names = _clean_event_names([*touchpoint.event_names.values_list("name", flat=True), name])
+    _set_event_names(touchpoint, names)
+    return touchpoint
