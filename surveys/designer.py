@@ -185,7 +185,11 @@ def _save_translations(
     services.survey_update(workspace=request.workspace, survey_id=survey.pk, data={"texts": texts})
     for question in questions:
         question_texts = {**question.texts, language: {k: v for k, v in form.question_texts(question).items() if v}}
-        services.question_update(workspace=request.workspace, question_id=question.pk, data={"texts": question_texts})
+        data: dict[str, Any] = {"texts": question_texts}
+        options = form.question_options(question)
+        if options is not None:
+            data["options"] = options
+        services.question_update(workspace=request.workspace, question_id=question.pk, data=data)
 
 
 @require_GET

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from surveys.models import SCALES, Invitation, Question, Survey
 from surveys.survey_templates import TEMPLATES
-from surveys.texts import QUESTION_TEXT_FIELDS, SURVEY_TEXT_FIELDS, option_label, text_for
+from surveys.texts import CHOICE_TYPES, QUESTION_TEXT_FIELDS, SURVEY_TEXT_FIELDS, option_label, text_for
 from touchpoints.forms import ServiceForm
 
 BLANK = ""
@@ -205,23 +205,52 @@ class TranslationForm(forms.Form):
             for name in names:
                 label = f"{question.order}. {_question_label(name)}"
                 self._add(f"q{question.pk}__{name}", label, question.texts, name, default)
+            if question.type in CHOICE_TYPES:
+                for index, option in enumerate(question.options):
+                    label = f"{question.order}. {_('Option')} {index + 1}"
+                    self._add(f"q{question.pk}__option__{index}", label, option.get("labels") or {}, None, default)
 
-    def _add(self, field_name: str, label: str, texts: dict, name: str, default: str) -> None:
+    def _add(self, field_name: str, label: str, texts: dict, name: str | None, default: str) -> None:
+        """One text field; ``name=None`` when ``texts`` maps languages straight to strings (option labels)."""
+
+        def pick(language: str) -> str:
+            value = texts.get(language) if name is None else (texts.get(language) or {}).get(name)
+            return value if isinstance(value, str) else ""
+
         self.fields[field_name] = forms.CharField(
             label=label,
             required=False,
             max_length=2000,
-            initial=(texts.get(self.language) or {}).get(name, ""),
+            initial=pick(self.language),
             widget=forms.Textarea(attrs={"rows": 2, "lang": self.language}),
         )
-        self.rows.append((field_name, label, (texts.get(default) or {}).get(name, "")))
+        self.rows.append((field_name, label, pick(default)))
 
     def survey_texts(self) -> dict[str, str]:
         return {name: self.cleaned_data[f"survey__{name}"] for name in SURVEY_TEXT_FIELDS}
 
     def question_texts(self, question: Question) -> dict[str, str]:
         prefix = f"q{question.pk}__"
-        return {key[len(prefix) :]: value for key, value in self.cleaned_data.items() if key.startswith(prefix)}
+        return {
+            key[len(prefix) :]: value
+            for key, value in self.cleaned_data.items()
+            if key.startswith(prefix) and "__option__" not in key
+        }
+
+    def question_options(self, question: Question) -> list[dict[str, Any]] | None:
+        """The question's options with this language's labels as typed (a blank one removes it); None if no options."""
+        if question.type not in CHOICE_TYPES:
+            return None
+        options = []
+        for index, option in enumerate(question.options):
+            labels = {**(option.get("labels") or {})}
+            typed = self.cleaned_data.get(f"q{question.pk}__option__{index}", "").strip()
+            if typed:
+                labels[self.language] = typed
+            else:
+                labels.pop(self.language, None)
+            options.append({**option, "labels": labels})
+        return options
 
 
 def _survey_label(name: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import html as html_module
+import re
 
 import pytest
 from django.db import connection
@@ -369,3 +371,36 @@ def test_the_invitations_page_has_a_fixed_number_of_queries(page_client, active_
     CustomerFactory.create_batch(10, workspace=active_survey.workspace)
     invite(customer_external_ids=list(active_survey.workspace.customers.values_list("external_id", flat=True)))
     assert queries() == few
+
+
+def test_option_labels_are_translated_beside_the_default(page_client, survey):
+    question = services.question_add(
+        workspace=survey.workspace,
+        survey_id=survey.pk,
+        type="single_choice",
+        texts={"en": {"text": "Channel?"}, "pl": {"text": "Kanał?"}},
+        options=[{"key": "tel", "labels": {"en": "Phone", "pl": "Tel"}}, {"key": "mail", "labels": {"en": "Email"}}],
+    )
+    url = reverse("surveys:translations", args=[survey.pk, "pl"])
+    client = page_client()
+    page = client.get(url).content.decode()
+    assert f'name="q{question.pk}__option__0"' in page
+    assert ">Phone<" in page  # the default language's label beside the field
+    data = _form_values(page)
+    data[f"q{question.pk}__option__0"] = "Telefon"
+    data[f"q{question.pk}__option__1"] = "E-mail"
+    assert client.post(url, data).status_code == 302
+    question.refresh_from_db()
+    assert question.options == [
+        {"key": "tel", "labels": {"en": "Phone", "pl": "Telefon"}},
+        {"key": "mail", "labels": {"en": "Email", "pl": "E-mail"}},
+    ]
+    assert question.texts["pl"] == {"text": "Kanał?"}
+
+
+def _form_values(html: str) -> dict[str, str]:
+    """The textareas of a page, by name, with their current text."""
+    return {
+        name: html_module.unescape(value)
+        for name, value in re.findall(r'<textarea name="([^"]+)"[^>]*>\n?(.*?)</textarea>', html, flags=re.S)
+    }
