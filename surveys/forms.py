@@ -207,7 +207,8 @@ class TranslationForm(forms.Form):
                 self._add(f"q{question.pk}__{name}", label, question.texts, name, default)
             if question.type in CHOICE_TYPES:
                 for index, option in enumerate(question.options):
-                    label = f"{question.order}. {_('Option')} {index + 1}"
+                    option_name = _("Option %(number)d") % {"number": index + 1}
+                    label = f"{question.order}. {option_name}"
                     self._add(f"q{question.pk}__option__{index}", label, option.get("labels") or {}, None, default)
 
     def _add(self, field_name: str, label: str, texts: dict, name: str | None, default: str) -> None:
