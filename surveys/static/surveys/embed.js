@@ -45,7 +45,9 @@
     var current = open;
     open = null;
     window.removeEventListener("message", current.listener);
+    var hadFocus = current.box.contains(document.activeElement);
     current.box.parentNode.removeChild(current.box);
+    if (hadFocus && current.returnFocus && current.returnFocus.focus) current.returnFocus.focus();
     if (dismiss !== false && !current.complete) {
       call("dismiss", { token: current.survey.token }).catch(function () {});
     }
@@ -80,7 +82,7 @@
     box.addEventListener("keydown", function (event) {
       if (event.key === "Escape") close();
     });
-    var state = { box: box, survey: survey, complete: false };
+    var state = { box: box, survey: survey, complete: false, returnFocus: document.activeElement };
     state.listener = function (event) {
       var data = event.data;
       if (event.origin !== host || event.source !== frame.contentWindow || !data || data.source !== "journeypulse") return;

@@ -64,7 +64,8 @@
     }).observe(document.documentElement);
   }
   if (framed) {
-    document.addEventListener("keydown", function (event) {
+    // On keyup, so the key's whole press has reached this frame before the page removes it.
+    document.addEventListener("keyup", function (event) {
       if (event.key === "Escape") tell({ type: "escape" });
     });
   }
