@@ -62,16 +62,17 @@ def survey_list(request: HttpRequest) -> HttpResponse:
             return render(request, "403.html", status=403)
         if form.is_valid():
             data = form.cleaned_data
-            try:
-                if data["template"]:
-                    survey = services.survey_create_from_template(
+            if data["template"]:
+                survey = form.run_service(
+                    lambda: services.survey_create_from_template(
                         workspace=request.workspace, template=data["template"], name=data["name"]
                     )
-                else:
-                    survey = services.survey_create(workspace=request.workspace, name=data["name"], kind=data["kind"])
-            except ApplicationError as error:
-                form.add_application_error(error)
+                )
             else:
+                survey = form.run_service(
+                    lambda: services.survey_create(workspace=request.workspace, name=data["name"], kind=data["kind"])
+                )
+            if survey is not None:
                 messages.success(request, _("Survey “%(name)s” created.") % {"name": survey.name})
                 return redirect(_detail_url(survey.pk))
     status = 400 if form.errors else 200
@@ -94,13 +95,10 @@ def survey_detail(request: HttpRequest, survey_id: int) -> HttpResponse:
         if not Role.can_write(request.membership.role):
             return render(request, "403.html", status=403)
         if form.is_valid():
-            try:
-                question = services.question_add(
-                    workspace=request.workspace, survey_id=survey.pk, **form.service_data()
-                )
-            except ApplicationError as error:
-                form.add_application_error(error)
-            else:
+            question = form.run_service(
+                lambda: services.question_add(workspace=request.workspace, survey_id=survey.pk, **form.service_data())
+            )
+            if question is not None:
                 messages.success(request, _("Question added."))
                 return redirect(_detail_url(survey.pk, f"question-{question.pk}"))
     context = {
@@ -232,11 +230,12 @@ def question_edit(request: HttpRequest, question_id: int) -> HttpResponse:
     has_answers = Answer.objects.filter(question=question).exists()
     form = QuestionEditForm(request.POST or None, question=question, has_answers=has_answers, prefix="q")
     if request.method == "POST" and form.is_valid():
-        try:
-            services.question_update(workspace=request.workspace, question_id=question.pk, data=form.service_data())
-        except ApplicationError as error:
-            form.add_application_error(error)
-        else:
+        saved = form.run_service(
+            lambda: services.question_update(
+                workspace=request.workspace, question_id=question.pk, data=form.service_data()
+            )
+        )
+        if saved is not None:
             messages.success(request, _("Question saved."))
             return redirect(_detail_url(question.survey_id, f"question-{question.pk}"))
     context = {
@@ -265,8 +264,8 @@ def survey_invitations(request: HttpRequest, survey_id: int) -> HttpResponse:
         if not can_send:
             return render(request, "403.html", status=403)
         if form.is_valid():
-            try:
-                created = invitations_create(
+            created = form.run_service(
+                lambda: invitations_create(
                     workspace=request.workspace,
                     survey_id=survey.pk,
                     customer_external_ids=form.external_ids(),
@@ -274,9 +273,8 @@ def survey_invitations(request: HttpRequest, survey_id: int) -> HttpResponse:
                     language=form.cleaned_data["language"],
                     touchpoint_id=form.cleaned_data["touchpoint"],
                 )
-            except ApplicationError as error:
-                form.add_application_error(error)
-            else:
+            )
+            if created is not None:
                 count = len(created)
                 messages.success(
                     request,

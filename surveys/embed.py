@@ -64,11 +64,12 @@ def embed_identify(*, workspace: Workspace, user_id: str, given_hash: str, trait
             _("This is not the HMAC-SHA256 of the user id with the workspace's identity secret."),
             code="identity_not_verified",
         )
+    customer: Customer | None = None
     if traits:
         profile = {name: traits[name] for name in PROFILE_TRAITS if isinstance(traits.get(name), str)}
         rest = {name: value for name, value in traits.items() if name not in profile}
         try:
-            customer_upsert(
+            customer, _created = customer_upsert(
                 workspace=workspace,
                 external_id=user_id,
                 data={**profile, "traits": rest},
@@ -79,7 +80,8 @@ def embed_identify(*, workspace: Workspace, user_id: str, given_hash: str, trait
                 f"traits.{name}" if name != "traits" else name: messages for name, messages in error.fields.items()
             }
             raise ApplicationError(error.message, code=error.code, fields=fields) from error
-    customer = Customer.objects.for_workspace(workspace).filter(external_id=user_id).first()
+    if customer is None:
+        customer = Customer.objects.for_workspace(workspace).filter(external_id=user_id).first()
     if customer is None:
         return None
     now = timezone.now()

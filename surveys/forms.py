@@ -118,12 +118,10 @@ class QuestionEditForm(QuestionAddForm):
         }
         super().__init__(*args, survey=survey, initial=initial, **kwargs)
         self.question = question
-        earlier = [choice for choice in self.fields["condition_question"].choices if choice[0] == ""] + [
-            (pk, label)
-            for pk, label in self.fields["condition_question"].choices
-            if pk != "" and pk in _earlier_ids(question)
+        earlier = _earlier_ids(question)  # one query, not one per choice
+        self.fields["condition_question"].choices = [
+            (pk, label) for pk, label in self.fields["condition_question"].choices if pk == "" or pk in earlier
         ]
-        self.fields["condition_question"].choices = earlier
         if has_answers:
             self.fields["type"].disabled = True
             self.fields["type"].help_text = _("The question has answers, so its type is fixed.")

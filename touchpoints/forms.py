@@ -7,7 +7,8 @@ A service's :class:`ApplicationError` comes back onto the form with
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from config.errors import ApplicationError
 from config.limits import ID_MAX
 from touchpoints.models import Channel, Journey, Persona, Workspace
+
+T = TypeVar("T")
 
 
 class ServiceForm(forms.Form):
@@ -35,6 +38,14 @@ class ServiceForm(forms.Form):
             for message in messages:
                 self.add_error(field if field in self.fields else None, message)
         self.mark_invalid_fields()
+
+    def run_service(self, call: Callable[[], T]) -> T | None:
+        """Call a service; on ``ApplicationError`` put its errors on this form and return ``None``."""
+        try:
+            return call()
+        except ApplicationError as error:
+            self.add_application_error(error)
+            return None
 
     def is_valid(self) -> bool:
         valid = super().is_valid()

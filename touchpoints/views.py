@@ -21,7 +21,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from config.errors import ApplicationError
 from touchpoints import selectors, services
 from touchpoints.forms import (
     EmbedSettingsForm,
@@ -52,15 +51,6 @@ def _form_page(
         {"form": form, "title": title, "action": action, "back_url": back_url},
         status=status,
     )
-
-
-def _run_service(form: ServiceForm, call: Any) -> Any | None:
-    """Call the service; on ``ApplicationError`` put the errors on the form and return None."""
-    try:
-        return call()
-    except ApplicationError as error:
-        form.add_application_error(error)
-        return None
 
 
 @require_GET
@@ -101,9 +91,7 @@ def journey_list(request: HttpRequest) -> HttpResponse:
 def journey_create(request: HttpRequest) -> HttpResponse:
     form = JourneyCreateForm(request.POST or None, workspace=request.workspace)
     if request.method == "POST" and form.is_valid():
-        journey = _run_service(
-            form, lambda: services.journey_create(workspace=request.workspace, **form.service_data())
-        )
+        journey = form.run_service(lambda: services.journey_create(workspace=request.workspace, **form.service_data()))
         if journey is not None:
             messages.success(request, _("Journey “%(name)s” created.") % {"name": journey.name})
             return redirect(_map_url(journey.pk))
@@ -155,8 +143,7 @@ def journey_edit(request: HttpRequest, journey_id: int) -> HttpResponse:
     }
     form = JourneyForm(request.POST or None, initial=initial, workspace=request.workspace)
     if request.method == "POST" and form.is_valid():
-        updated = _run_service(
-            form,
+        updated = form.run_service(
             lambda: services.journey_update(
                 workspace=request.workspace, journey_id=journey.pk, data=form.service_data()
             ),
@@ -196,8 +183,7 @@ def stage_create(request: HttpRequest, journey_id: int) -> HttpResponse:
     journey = get_object_or_404(selectors.journey_list(workspace=request.workspace), pk=journey_id)
     form = StageForm(request.POST, prefix="new-stage")
     if form.is_valid():
-        stage = _run_service(
-            form,
+        stage = form.run_service(
             lambda: services.stage_create(workspace=request.workspace, journey_id=journey.pk, **form.cleaned_data),
         )
         if stage is not None:
@@ -219,8 +205,7 @@ def stage_edit(request: HttpRequest, stage_id: int) -> HttpResponse:
     initial = {"name": stage.name, "description": stage.description}
     form = StageForm(request.POST or None, initial=initial, prefix=f"stage-{stage.pk}")
     if request.method == "POST" and form.is_valid():
-        saved = _run_service(
-            form,
+        saved = form.run_service(
             lambda: services.stage_update(workspace=request.workspace, stage_id=stage.pk, data=form.cleaned_data),
         )
         if saved is not None:
@@ -274,8 +259,7 @@ def touchpoint_create(request: HttpRequest, stage_id: int) -> HttpResponse:
     stage = _workspace_stage(request, stage_id)
     form = TouchpointForm(request.POST or None, prefix=f"new-touchpoint-{stage.pk}")
     if request.method == "POST" and form.is_valid():
-        touchpoint = _run_service(
-            form,
+        touchpoint = form.run_service(
             lambda: services.touchpoint_create(workspace=request.workspace, stage_id=stage.pk, **form.cleaned_data),
         )
         if touchpoint is not None:
@@ -299,8 +283,7 @@ def touchpoint_edit(request: HttpRequest, touchpoint_id: int) -> HttpResponse:
         request.POST or None, initial=_touchpoint_initial(touchpoint), prefix=f"touchpoint-{touchpoint.pk}"
     )
     if request.method == "POST" and form.is_valid():
-        saved = _run_service(
-            form,
+        saved = form.run_service(
             lambda: services.touchpoint_update(
                 workspace=request.workspace, touchpoint_id=touchpoint.pk, data=form.cleaned_data
             ),
@@ -340,8 +323,8 @@ def workspace_embed(request: HttpRequest) -> HttpResponse:
             services.workspace_identity_secret_rotate(workspace=workspace)
             messages.success(request, _("A new identity secret is in use; update it on your servers."))
             return redirect("touchpoints:workspace-embed")
-        if form.is_valid() and _run_service(
-            form, lambda: services.workspace_embed_update(workspace=workspace, origins=form.service_data())
+        if form.is_valid() and form.run_service(
+            lambda: services.workspace_embed_update(workspace=workspace, origins=form.service_data())
         ):
             messages.success(request, _("Embed origins saved."))
             return redirect("touchpoints:workspace-embed")
@@ -367,8 +350,7 @@ def event_names(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not can_edit:
             return render(request, "403.html", status=403)
-        if form.is_valid() and _run_service(
-            form,
+        if form.is_valid() and form.run_service(
             lambda: services.event_name_map(
                 workspace=workspace, name=form.cleaned_data["name"], touchpoint_id=form.cleaned_data["touchpoint"]
             ),
