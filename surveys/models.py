@@ -21,6 +21,7 @@ from touchpoints.models import (
     Customer,
     TimestampedModel,
     Touchpoint,
+    TouchpointEvent,
     Workspace,
     WorkspaceQuerySet,
     validate_language_tag,
@@ -197,6 +198,17 @@ class Invitation(TimestampedModel):
     failed_at = models.DateTimeField(null=True, blank=True)
     #: The customer closed the embedded survey without answering; it is not shown again.
     dismissed_at = models.DateTimeField(null=True, blank=True)
+    #: The rule and event that caused it (none for a manual send). ``(event, rule)`` is unique,
+    #: so evaluating an event twice never invites twice.
+    rule = models.ForeignKey(
+        "TriggerRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="invitations"
+    )
+    event = models.ForeignKey(
+        TouchpointEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="invitations"
+    )
+    #: Delivery tries so far (webhook retries with backoff; ``failed`` after the last one).
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
 
     objects = WorkspaceQuerySet.as_manager()
 
@@ -204,14 +216,135 @@ class Invitation(TimestampedModel):
         ordering = ["-send_at", "id"]
         verbose_name = _("invitation")
         verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "rule"], condition=Q(event__isnull=False), name="invitation_once_per_event_rule"
+            ),
+        ]
         indexes = [
             models.Index(fields=["workspace", "survey", "status"]),
             models.Index(fields=["workspace", "customer"]),
             models.Index(fields=["status", "send_at"]),
+            models.Index(fields=["customer", "send_at"]),
+            models.Index(fields=["rule", "created_at"]),
         ]
 
     def __str__(self) -> str:
         return f"{self.survey_id} → {self.customer_id} ({self.status})"
+
+
+class ConditionOperator(models.TextChoices):
+    EQ = "eq", _("equals")
+    NE = "ne", _("does not equal")
+    IN = "in", _("is one of")
+    GT = "gt", _("is greater than")
+    LT = "lt", _("is less than")
+    EXISTS = "exists", _("exists")
+
+
+class TriggerRule(TimestampedModel):
+    """When an event of ``touchpoint`` happens, invite its customer to ``survey``.
+
+    Conditions are a list of ``{"field": "properties.total", "operator": "gt", "value": 100}``;
+    a field starts with ``properties.`` (the event's) or ``traits.`` (the customer's), then a
+    dotted path. All conditions must hold. ``sampling_rate`` is the share of qualifying events
+    invited, decided by a hash (:mod:`surveys.triggers`), so re-evaluating decides the same.
+    Quiet hours are in the customer's time zone (the workspace's when unknown); an invitation
+    due inside them is postponed to their end, never dropped.
+    """
+
+    Operator = ConditionOperator
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="trigger_rules", verbose_name=_("survey"))
+    touchpoint = models.ForeignKey(
+        Touchpoint, on_delete=models.CASCADE, related_name="trigger_rules", verbose_name=_("touchpoint")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    delay_minutes = models.PositiveIntegerField(
+        _("delay (minutes)"), default=0, validators=[MaxValueValidator(60 * 24 * 90)]
+    )
+    sampling_rate = models.FloatField(
+        _("sampling rate"), default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    conditions = models.JSONField(_("conditions"), default=list, blank=True)
+    recontact_days = models.PositiveSmallIntegerField(
+        _("recontact period (days)"), default=90, validators=[MaxValueValidator(3650)]
+    )
+    #: Invitations this rule creates per day (the workspace's day); none: no cap.
+    daily_cap = models.PositiveIntegerField(_("daily cap"), null=True, blank=True, validators=[MinValueValidator(1)])
+    channel = models.CharField(_("channel"), max_length=10, choices=InvitationChannel.choices)
+    #: Used when ``channel`` cannot reach the customer (no email address, no webhook URL).
+    fallback_channel = models.CharField(
+        _("fallback channel"), max_length=10, choices=InvitationChannel.choices, blank=True
+    )
+    quiet_hours_start = models.TimeField(_("quiet hours from"), null=True, blank=True)
+    quiet_hours_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["touchpoint_id", "survey_id", "id"]
+        verbose_name = _("trigger rule")
+        verbose_name_plural = _("trigger rules")
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "touchpoint"], name="trigger_rule_once"),
+            models.CheckConstraint(
+                condition=Q(sampling_rate__gte=0, sampling_rate__lte=1), name="trigger_rule_sampling_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(quiet_hours_start__isnull=True, quiet_hours_end__isnull=True)
+                | Q(quiet_hours_start__isnull=False, quiet_hours_end__isnull=False),
+                name="trigger_rule_quiet_hours_complete",
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "touchpoint", "is_active"])]
+
+    def __str__(self) -> str:
+        return f"{self.touchpoint_id} → {self.survey_id}"
+
+
+class DecisionOutcome(models.TextChoices):
+    INVITED = "invited", _("Invited")
+    CONDITION_FALSE = "condition_false", _("Conditions not met")
+    SAMPLED_OUT = "sampled_out", _("Sampled out")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    SURVEY_RECONTACT = "survey_recontact", _("Surveyed recently (this survey)")
+    CONTACT_POLICY = "contact_policy", _("Contact policy (any survey)")
+    DAILY_CAP = "daily_cap", _("Daily cap reached")
+    NO_CHANNEL = "no_channel", _("No channel reaches the customer")
+    STALE = "stale", _("Event too old")
+
+
+class TriggerDecision(models.Model):
+    """What the engine decided for one event and one rule, and why: the answer to
+    "why did this customer not get a survey?". Unique per ``(event, rule)``."""
+
+    Outcome = DecisionOutcome
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(TriggerRule, on_delete=models.CASCADE, related_name="decisions")
+    event = models.ForeignKey(TouchpointEvent, on_delete=models.CASCADE, related_name="decisions")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="trigger_decisions")
+    outcome = models.CharField(max_length=20, choices=DecisionOutcome.choices)
+    decided_at = models.DateTimeField()
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-decided_at", "id"]
+        verbose_name = _("trigger decision")
+        verbose_name_plural = _("trigger decisions")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "rule"], name="trigger_decision_once"),
+        ]
+        indexes = [
+            models.Index(fields=["rule", "decided_at", "outcome"]),
+            models.Index(fields=["workspace", "customer", "decided_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}/{self.rule_id}: {self.outcome}"
 
 
 class Response(TimestampedModel):

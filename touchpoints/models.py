@@ -16,7 +16,7 @@ from typing import Any, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -151,11 +151,22 @@ class Workspace(TimestampedModel):
     #: Key of the HMAC-SHA256 a company computes over a user id on its server (the ``userHash``
     #: of ``JourneyPulse.identify``), so nobody can read another customer's survey by guessing ids.
     identity_secret = models.CharField(_("identity secret"), max_length=64, default=new_identity_secret)
+    #: Contact policy: at most one survey per customer per this many days, across every
+    #: survey and channel (0: no workspace-wide limit; each rule's recontact period still holds).
+    contact_policy_days = models.PositiveSmallIntegerField(
+        _("contact policy (days)"), default=14, validators=[MaxValueValidator(365)]
+    )
+    #: Where webhook invitations are POSTed, signed with ``webhook_secret`` (HMAC-SHA256).
+    webhook_url = models.URLField(_("webhook URL"), max_length=500, blank=True)
+    webhook_secret = models.CharField(_("webhook secret"), max_length=64, default=new_identity_secret)
 
     class Meta:
         ordering = ["name"]
         verbose_name = _("workspace")
         verbose_name_plural = _("workspaces")
+        constraints = [
+            models.CheckConstraint(condition=Q(contact_policy_days__lte=365), name="workspace_contact_policy_range"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -403,6 +414,8 @@ class Customer(TimestampedModel):
     traits = models.JSONField(_("traits"), default=dict, blank=True, validators=[validate_traits])
     first_seen_at = models.DateTimeField(_("first seen at"))
     last_seen_at = models.DateTimeField(_("last seen at"))
+    #: The customer asked never to be surveyed again (a link in every email); never contacted after.
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
 
     objects = WorkspaceQuerySet.as_manager()
 
