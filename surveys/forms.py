@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from config.errors import ApplicationError
 from surveys.models import SCALES, Invitation, Question, Survey
 from surveys.survey_templates import TEMPLATES
 from surveys.texts import CHOICE_TYPES, QUESTION_TEXT_FIELDS, SURVEY_TEXT_FIELDS, option_label, text_for
@@ -258,3 +260,177 @@ def _survey_label(name: str) -> str:
 
 def _question_label(name: str) -> str:
     return {"text": _("Question"), "low_label": _("Lowest score label"), "high_label": _("Highest score label")}[name]
+
+
+# --- Trigger rules ----------------------------------------------------------------------
+
+#: ``properties.total > 100``: a field, an operator, a value (none for ``exists``).
+CONDITION_LINE = re.compile(r"^\s*(?P<field>\S+)\s+(?P<op>==|=|!=|>|<|eq|ne|gt|lt|in|exists)(?:\s+(?P<value>.*?))?\s*$")
+OPERATOR_WORDS = {"=": "eq", "==": "eq", "!=": "ne", ">": "gt", "<": "lt"}
+OPERATOR_SYMBOLS = {"eq": "=", "ne": "!=", "gt": ">", "lt": "<", "in": "in", "exists": "exists"}
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def parse_conditions(text: str) -> list[dict[str, Any]]:
+    """One condition per line (``traits.plan in pro, team``); raises ``ValidationError`` naming the line."""
+    conditions = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        match = CONDITION_LINE.match(line)
+        if match is None or (match["op"] != "exists" and not match["value"]):
+            raise forms.ValidationError(
+                _("Line %(number)d: write a field, an operator and a value, e.g. properties.total > 100.")
+                % {"number": number}
+            )
+        operator = OPERATOR_WORDS.get(match["op"], match["op"])
+        value: Any = None
+        if operator == "in":
+            value = [_unquote(item) for item in match["value"].split(",") if item.strip()]
+        elif operator != "exists":
+            value = _unquote(match["value"])
+        conditions.append({"field": match["field"], "operator": operator, "value": value})
+    return conditions
+
+
+def format_conditions(conditions: list[dict[str, Any]]) -> str:
+    """The text :func:`parse_conditions` reads back."""
+    lines = []
+    for condition in conditions:
+        operator, value = condition["operator"], condition.get("value")
+        if operator == "exists":
+            lines.append(f"{condition['field']} exists")
+            continue
+        if operator == "in":
+            shown = ", ".join(str(item) for item in value or ())
+        elif isinstance(value, float) and value.is_integer():
+            shown = str(int(value))
+        else:
+            shown = str(value).lower() if isinstance(value, bool) else str(value)
+        lines.append(f"{condition['field']} {OPERATOR_SYMBOLS[operator]} {shown}")
+    return "\n".join(lines)
+
+
+class TriggerRuleForm(ServiceForm):
+    """A rule, in the words of a CX team: delays in minutes/hours/days, sampling in percent."""
+
+    UNITS = {"minutes": 1, "hours": 60, "days": 60 * 24}
+
+    survey = forms.TypedChoiceField(label=_("Survey"), coerce=int)
+    touchpoint = forms.TypedChoiceField(label=_("Touchpoint"), coerce=int)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Invitation.Channel.choices)
+    fallback_channel = forms.ChoiceField(
+        label=_("Fallback channel"),
+        choices=[(BLANK, _("None"))] + list(Invitation.Channel.choices),
+        required=False,
+        help_text=_("Used when the channel cannot reach the customer (no email address, no webhook URL)."),
+    )
+    delay = forms.IntegerField(label=_("Delay after the event"), min_value=0, max_value=129_600, initial=0)
+    delay_unit = forms.ChoiceField(
+        label=_("Delay unit"),
+        choices=[("minutes", _("minutes")), ("hours", _("hours")), ("days", _("days"))],
+        initial="hours",
+    )
+    sampling_percent = forms.DecimalField(
+        label=_("Sampling (% of eligible events)"), min_value=0, max_value=100, decimal_places=2, initial=100
+    )
+    conditions = forms.CharField(
+        label=_("Conditions"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocapitalize": "none"}),
+        max_length=10_000,
+        help_text=_(
+            "One per line, all must hold: properties.total > 100 · traits.plan in pro, team · "
+            "traits.country != PL · properties.coupon exists"
+        ),
+    )
+    recontact_days = forms.IntegerField(
+        label=_("Recontact period (days)"),
+        min_value=0,
+        max_value=3650,
+        initial=90,
+        help_text=_("No second invitation to this survey within this many days."),
+    )
+    daily_cap = forms.IntegerField(
+        label=_("Daily cap"), min_value=1, max_value=10_000_000, required=False, help_text=_("Blank: no cap.")
+    )
+    quiet_hours_start = forms.TimeField(
+        label=_("Quiet hours from"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    quiet_hours_end = forms.TimeField(
+        label=_("Quiet hours until"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
+        help_text=_("In the customer's time zone; invitations due then wait until the end."),
+    )
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+    field_aliases = {"delay_minutes": "delay", "sampling_rate": "sampling_percent"}
+
+    def __init__(self, *args: Any, surveys: list[Survey], touchpoints: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["survey"].choices = [(survey.pk, survey.name) for survey in surveys]
+        self.fields["touchpoint"].choices = [(t.pk, f"{t.stage.name} › {t.name}") for t in touchpoints]
+
+    @classmethod
+    def initial_for(cls, rule: Any) -> dict[str, Any]:
+        delay, unit = rule.delay_minutes, "minutes"
+        for name in ("days", "hours"):
+            if delay and delay % cls.UNITS[name] == 0:
+                delay, unit = delay // cls.UNITS[name], name
+                break
+        return {
+            "survey": rule.survey_id,
+            "touchpoint": rule.touchpoint_id,
+            "channel": rule.channel,
+            "fallback_channel": rule.fallback_channel,
+            "delay": delay,
+            "delay_unit": unit,
+            "sampling_percent": round(rule.sampling_rate * 100, 2),
+            "conditions": format_conditions(rule.conditions),
+            "recontact_days": rule.recontact_days,
+            "daily_cap": rule.daily_cap,
+            "quiet_hours_start": rule.quiet_hours_start,
+            "quiet_hours_end": rule.quiet_hours_end,
+            "is_active": rule.is_active,
+        }
+
+    def clean_conditions(self) -> list[dict[str, Any]]:
+        return parse_conditions(self.cleaned_data["conditions"])
+
+    def add_application_error(self, error: ApplicationError) -> None:
+        """``conditions.2.value`` from the service becomes "Line 3: …" on the conditions field."""
+        fields: dict[str, list[str]] = {}
+        for name, messages in error.fields.items():
+            parts = name.split(".")
+            if parts[0] == "conditions" and len(parts) > 1 and parts[1].isdigit():
+                number = int(parts[1]) + 1
+                messages = [_("Line %(number)d: %(message)s") % {"number": number, "message": m} for m in messages]
+                name = "conditions"
+            fields.setdefault(name, []).extend(messages)
+        super().add_application_error(ApplicationError(error.message, code=error.code, fields=fields))
+
+    def service_data(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "channel": data["channel"],
+            "fallback_channel": data["fallback_channel"],
+            "delay_minutes": data["delay"] * self.UNITS[data["delay_unit"]],
+            "sampling_rate": float(data["sampling_percent"]) / 100,
+            "conditions": data["conditions"],
+            "recontact_days": data["recontact_days"],
+            "daily_cap": data["daily_cap"],
+            "quiet_hours_start": data["quiet_hours_start"],
+            "quiet_hours_end": data["quiet_hours_end"],
+            "is_active": data["is_active"],
+        }
+
+
+class DecisionLookupForm(forms.Form):
+    customer = forms.CharField(label=_("Customer external id"), max_length=200)
