@@ -32,7 +32,10 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "API docs: http://$(HOST):$(PORT)/api/docs/   Admin: http://$(HOST):$(PORT)/admin/"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@echo "Send demo events from another terminal: $(PY) manage.py simulate_journey"
+	@mkdir -p var/broker/processed var/broker/control
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} HOST=$(HOST) PORT=$(PORT) \
+		$(BIN)/honcho -f Procfile.dev start
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

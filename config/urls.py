@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import views
+from surveys.unsubscribe import unsubscribe_page
 from surveys.views import survey_form
 from touchpoints.apis.events import SegmentApi
 
@@ -18,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", views.health, name="health"),
     path("s/<str:token>/", survey_form, name="survey-form"),
+    path("s/<str:token>/unsubscribe/", unsubscribe_page, name="survey-unsubscribe"),
     path("api/v1/", include(("config.api_urls", "api"), namespace="api")),
     # Segment's HTTP tracking API, so its SDKs (and RudderStack's) work by pointing their host here.
     *[

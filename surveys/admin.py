@@ -1,10 +1,11 @@
-"""Django admin for surveys, questions, invitations, responses and answers."""
+"""Django admin for surveys, questions, trigger rules and decisions, invitations, responses and answers."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
-from surveys.models import Answer, Invitation, Question, Response, Survey
+from surveys.models import Answer, Invitation, Question, Response, Survey, TriggerDecision, TriggerRule
 from touchpoints.admin import TenantAdmin
 
 
@@ -38,9 +39,35 @@ class InvitationAdmin(TenantAdmin):
     list_display = ["survey", "customer", "channel", "status", "send_at", "expires_at"]
     list_filter = ["workspace", "status", "channel"]
     search_fields = ["customer__external_id", "survey__name"]
-    readonly_fields = ["token"]
+    readonly_fields = ["token", "rule", "event"]
     list_select_related = ["survey", "customer"]
     date_hierarchy = "send_at"
+
+
+@admin.register(TriggerRule)
+class TriggerRuleAdmin(TenantAdmin):
+    workspace_parent = "survey"
+    list_display = ["survey", "touchpoint", "channel", "delay_minutes", "sampling_rate", "is_active"]
+    list_filter = ["workspace", "is_active", "channel"]
+    search_fields = ["survey__name", "touchpoint__name"]
+    list_select_related = ["survey", "touchpoint"]
+
+
+@admin.register(TriggerDecision)
+class TriggerDecisionAdmin(TenantAdmin):
+    """The engine's log: read-only, like the events it explains."""
+
+    list_display = ["decided_at", "rule", "customer", "event", "outcome"]
+    list_filter = ["workspace", "outcome"]
+    search_fields = ["customer__external_id"]
+    list_select_related = ["rule", "customer", "event"]
+    date_hierarchy = "decided_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 class AnswerInline(admin.TabularInline):

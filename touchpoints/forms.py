@@ -166,6 +166,30 @@ class EmbedSettingsForm(ServiceForm):
         return [line.strip() for line in self.cleaned_data["origins"].splitlines() if line.strip()]
 
 
+class DeliverySettingsForm(ServiceForm):
+    """The contact policy and the webhook URL (the secret is rotated by its own button)."""
+
+    contact_policy_days = forms.IntegerField(
+        label=_("Contact policy (days)"),
+        min_value=0,
+        max_value=365,
+        help_text=_(
+            "Survey each customer at most once in this many days, whatever the survey or channel. "
+            "0 turns the workspace-wide limit off; each rule's recontact period still applies."
+        ),
+    )
+    webhook_url = forms.CharField(
+        label=_("Webhook URL"),
+        required=False,
+        max_length=500,
+        widget=forms.URLInput(attrs={"spellcheck": "false", "autocapitalize": "none", "size": 60}),
+        help_text=_(
+            "Invitations on the “webhook” channel are POSTed here, signed, for your own system to deliver. "
+            "Leave it empty to turn webhooks off."
+        ),
+    )
+
+
 class EventNameMapForm(ServiceForm):
     """Map one received event name to a touchpoint (the events page)."""
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("workspaces/switch/", views.workspace_switch, name="workspace-switch"),
     path("events/", views.event_names, name="event-names"),
     path("settings/embed/", views.workspace_embed, name="workspace-embed"),
+    path("settings/delivery/", views.workspace_delivery, name="workspace-delivery"),
     path("journeys/", views.journey_list, name="journey-list"),
     path("journeys/new/", views.journey_create, name="journey-create"),
     path("journeys/<int:journey_id>/", views.journey_map, name="journey-map"),

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from touchpoints import selectors, services
 from touchpoints.forms import (
+    DeliverySettingsForm,
     EmbedSettingsForm,
     EventNameMapForm,
     JourneyCreateForm,
@@ -334,6 +335,29 @@ def workspace_embed(request: HttpRequest) -> HttpResponse:
         "embed_url": request.build_absolute_uri(static("surveys/embed.js")),
     }
     return render(request, "touchpoints/embed_settings.html", context, status=400 if form.errors else 200)
+
+
+@workspace_member_required(admin=True)
+def workspace_delivery(request: HttpRequest) -> HttpResponse:
+    """Admins: the contact policy, the webhook URL, its signing secret and how to check a signature."""
+    workspace = request.workspace
+    action = request.POST.get("action")
+    form = DeliverySettingsForm(
+        request.POST if action == "save" else None,
+        initial={"contact_policy_days": workspace.contact_policy_days, "webhook_url": workspace.webhook_url},
+    )
+    if request.method == "POST":
+        if action == "rotate":
+            services.workspace_webhook_secret_rotate(workspace=workspace)
+            messages.success(request, _("A new webhook secret is in use; update it on your servers."))
+            return redirect("touchpoints:workspace-delivery")
+        if form.is_valid() and form.run_service(
+            lambda: services.workspace_delivery_update(workspace=workspace, **form.cleaned_data)
+        ):
+            messages.success(request, _("Delivery settings saved."))
+            return redirect("touchpoints:workspace-delivery")
+    context = {"form": form, "workspace": workspace}
+    return render(request, "touchpoints/delivery_settings.html", context, status=400 if form.errors else 200)
 
 
 #: Event names per page on the events page.

@@ -80,6 +80,17 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded demo runs a web server, a worker and beat on one file: let writers queue
+    # (IMMEDIATE takes the write lock up front, so no transaction fails half-way with
+    # "database is locked"), and let readers read while one writes (WAL).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -160,6 +171,8 @@ SPECTACULAR_SETTINGS = {
         "InvitationStatusEnum": "surveys.models.InvitationStatus.choices",
         "EventTypeEnum": "touchpoints.services.events.KINDS",
         "QuestionTypeEnum": "surveys.models.QuestionType.choices",
+        "ConditionOperatorEnum": "surveys.models.ConditionOperator.choices",
+        "DecisionOutcomeEnum": "surveys.models.DecisionOutcome.choices",
     },
 }
 
@@ -173,6 +186,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ACKS_LATE = True
@@ -181,6 +195,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Ingestion must answer while the broker is down: give up on a wake-up quickly (logged; the
+# sweep evaluates what was not enqueued) rather than hold the request.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+# The database is the queue of record: beat only wakes the sweep and the dispatcher.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-unevaluated-events": {"task": "surveys.sweep_events", "schedule": 60.0},
+    "dispatch-due-invitations": {"task": "surveys.dispatch_invitations", "schedule": 20.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
+
+#: The public origin of this site, used in links sent by email and webhook.
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # --- Email ------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

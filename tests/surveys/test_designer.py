@@ -8,7 +8,6 @@ import re
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -16,21 +15,10 @@ from surveys import services
 from surveys.invitations import invitations_create
 from surveys.models import Invitation, Question, Response, Survey
 from tests.surveys.test_services import answer
-from tests.touchpoints.factories import CustomerFactory, MembershipFactory
+from tests.touchpoints.factories import CustomerFactory
 from touchpoints.models import Role
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def page_client(workspace):
-    def make(role: str = Role.DESIGNER) -> Client:
-        membership = MembershipFactory(workspace=workspace, role=role)
-        client = Client()
-        client.force_login(membership.user)
-        return client
-
-    return make
 
 
 @pytest.fixture

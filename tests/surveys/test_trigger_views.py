@@ -13,7 +13,6 @@ from surveys import rules, services
 from surveys.forms import format_conditions, parse_conditions
 from surveys.models import TriggerRule
 from surveys.triggers import events_evaluate
-from tests.surveys.test_designer import page_client  # noqa: F401 - a fixture
 from tests.touchpoints.factories import TouchpointEventNameFactory, TouchpointFactory
 from touchpoints.models import Role
 from touchpoints.services import events_ingest

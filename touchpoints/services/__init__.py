@@ -29,8 +29,10 @@ from touchpoints.services.workspaces import (
     apikey_touch,
     membership_set,
     workspace_create,
+    workspace_delivery_update,
     workspace_embed_update,
     workspace_identity_secret_rotate,
+    workspace_webhook_secret_rotate,
 )
 
 __all__ = [
@@ -57,6 +59,8 @@ __all__ = [
     "touchpoint_delete",
     "touchpoint_update",
     "workspace_create",
+    "workspace_delivery_update",
     "workspace_embed_update",
     "workspace_identity_secret_rotate",
+    "workspace_webhook_secret_rotate",
 ]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -136,4 +139,65 @@ def workspace_identity_secret_rotate(*, workspace: Workspace) -> Workspace:
     """Replace the identity secret: user hashes made with the old one stop working at once."""
     workspace.identity_secret = new_identity_secret()
     workspace.save(update_fields=["identity_secret", "updated_at"])
+    return workspace
+
+
+#: Contact policy bounds (days); 0 means no workspace-wide limit.
+CONTACT_POLICY_DAYS_MAX = 365
+
+
+def _clean_webhook_url(value: str) -> str:
+    """Blank, or an absolute http(s) URL with a host and no user name or password in it."""
+    url = value.strip()
+    if not url:
+        return ""
+    error = ApplicationError.for_field(
+        "webhook_url", _("Enter a web address starting with https:// or http://, such as https://example.com/hooks.")
+    )
+    try:
+        parts = urlsplit(url)
+        URLValidator(schemes=["http", "https"])(url)
+    except (ValueError, ValidationError) as exc:
+        raise error from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise error
+    if parts.username is not None or parts.password is not None:
+        raise ApplicationError.for_field(
+            "webhook_url", _("Leave the user name and password out of the address: every request is signed.")
+        )
+    return url
+
+
+@transaction.atomic
+def workspace_delivery_update(*, workspace: Workspace, contact_policy_days: int, webhook_url: str) -> Workspace:
+    """Set the contact policy (at most one survey per customer per this many days, 0–365) and the webhook URL.
+
+    A blank URL turns webhook delivery off. ``workspace`` is updated only when the change is saved.
+    """
+    if (
+        isinstance(contact_policy_days, bool)
+        or not isinstance(contact_policy_days, int)
+        or not 0 <= contact_policy_days <= CONTACT_POLICY_DAYS_MAX
+    ):
+        raise ApplicationError.for_field(
+            "contact_policy_days",
+            _("Enter a whole number of days from 0 to %(max)d.") % {"max": CONTACT_POLICY_DAYS_MAX},
+        )
+    if not isinstance(webhook_url, str):
+        raise ApplicationError.for_field("webhook_url", _("Enter a web address."))
+    locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    locked.contact_policy_days = contact_policy_days
+    locked.webhook_url = _clean_webhook_url(webhook_url)
+    model_clean(locked)
+    locked.save(update_fields=["contact_policy_days", "webhook_url", "updated_at"])
+    workspace.contact_policy_days, workspace.webhook_url = locked.contact_policy_days, locked.webhook_url
+    workspace.updated_at = locked.updated_at
+    return workspace
+
+
+@transaction.atomic
+def workspace_webhook_secret_rotate(*, workspace: Workspace) -> Workspace:
+    """Replace the webhook secret: requests are signed with the new one from now on."""
+    workspace.webhook_secret = new_identity_secret()
+    workspace.save(update_fields=["webhook_secret", "updated_at"])
     return workspace
