@@ -1,6 +1,8 @@
-"""The demo's surveys: NPS, CSAT and CES in English, Russian, Polish and Hungarian, published.
+"""The demo's surveys (NPS, CSAT and CES in English, Russian, Polish and Hungarian, published)
+and the trigger rules that fire them from the demo journey's touchpoints.
 
-Idempotent like :func:`touchpoints.demo.demo_seed`: a survey that exists by name is kept.
+Idempotent like :func:`touchpoints.demo.demo_seed`: a survey that exists by name is
+kept, and so is a rule that exists for its survey and touchpoint.
 """
 
 from __future__ import annotations
@@ -8,10 +10,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from surveys import services
+from surveys import rules, services
 from surveys.invitations import invitations_create
-from surveys.models import Invitation, Survey
-from touchpoints.models import Workspace
+from surveys.models import Invitation, Survey, TriggerRule
+from touchpoints.models import Touchpoint, Workspace
 from touchpoints.services import customer_upsert
 
 #: Demo customers, one per language, so the invitations show the form in each.
@@ -40,6 +42,48 @@ def demo_seed_surveys(*, workspace: Workspace) -> list[Survey]:
             survey = services.survey_publish(workspace=workspace, survey_id=survey.pk)
         surveys.append(survey)
     return surveys
+
+
+#: (survey name, touchpoint name, rule fields): short delays, so a demo shows invitations within minutes.
+DEMO_RULES = [
+    (
+        "Post-purchase NPS",
+        "Delivery",
+        {
+            "channel": Invitation.Channel.EMAIL,
+            "fallback_channel": Invitation.Channel.EMBEDDED,
+            "delay_minutes": 2,
+            "quiet_hours_start": "22:00",
+            "quiet_hours_end": "07:00",
+        },
+    ),
+    ("Support CSAT", "Support call", {"channel": Invitation.Channel.LINK, "delay_minutes": 1}),
+    (
+        "App onboarding CES",
+        "App onboarding",
+        {"channel": Invitation.Channel.EMBEDDED, "sampling_rate": 0.5, "recontact_days": 30},
+    ),
+]
+
+
+@transaction.atomic
+def demo_seed_rules(*, workspace: Workspace) -> list[TriggerRule]:
+    """The demo rules (see :data:`DEMO_RULES`); a rule whose survey or touchpoint is gone is skipped."""
+    surveys = {survey.name: survey for survey in Survey.objects.for_workspace(workspace)}
+    touchpoints = {tp.name: tp for tp in Touchpoint.objects.for_workspace(workspace).order_by("id")}
+    existing = {(rule.survey_id, rule.touchpoint_id): rule for rule in TriggerRule.objects.for_workspace(workspace)}
+    made = []
+    for survey_name, touchpoint_name, data in DEMO_RULES:
+        survey, touchpoint = surveys.get(survey_name), touchpoints.get(touchpoint_name)
+        if survey is None or touchpoint is None:
+            continue
+        rule = existing.get((survey.pk, touchpoint.pk))
+        if rule is None:
+            rule = rules.rule_create(
+                workspace=workspace, survey_id=survey.pk, touchpoint_id=touchpoint.pk, data=dict(data)
+            )
+        made.append(rule)
+    return made
 
 
 @transaction.atomic

@@ -110,3 +110,25 @@ def test_seed_demo_makes_fresh_invitations_once_all_are_answered():
     assert Invitation.objects.filter(status="sent").count() == 4
     call_command("seed_demo", "--force", stdout=StringIO())
     assert Invitation.objects.count() == 8
+
+
+def test_seed_demo_adds_trigger_rules_once_and_they_fire(django_capture_on_commit_callbacks):
+    from surveys.models import Invitation, TriggerRule
+    from touchpoints.services import events_ingest
+
+    call_command("seed_demo", "--force", stdout=StringIO())
+    call_command("seed_demo", "--force", stdout=StringIO())
+    workspace = Workspace.objects.get(slug="demo")
+    rules = TriggerRule.objects.filter(workspace=workspace).select_related("survey", "touchpoint")
+    assert {(rule.survey.name, rule.touchpoint.name) for rule in rules} == {
+        ("Post-purchase NPS", "Delivery"),
+        ("Support CSAT", "Support call"),
+        ("App onboarding CES", "App onboarding"),
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        events_ingest(
+            workspace=workspace,
+            items=[{"event": "support_call_ended", "user_id": "demo-caller", "traits": {"language": "pl"}}],
+        )
+    invitation = Invitation.objects.get(customer__external_id="demo-caller")
+    assert (invitation.survey.name, invitation.channel, invitation.language) == ("Support CSAT", "link", "pl")

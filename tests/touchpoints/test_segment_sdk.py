@@ -17,8 +17,14 @@ def test_identify_and_track_through_the_segment_sdk_with_gzip(live_server, works
         from segment.analytics import Client
     except ImportError:
         require(False, "needs segment-analytics-python (requirements-dev.txt)")
+    from surveys import rules, services
+    from surveys.models import Invitation
+
     touchpoint = TouchpointFactory(stage__journey__workspace=workspace, workspace=workspace)
     TouchpointEventName.objects.create(workspace=workspace, touchpoint=touchpoint, name="Order Delivered")
+    survey = services.survey_create_from_template(workspace=workspace, template="transactional_nps")
+    services.survey_publish(workspace=workspace, survey_id=survey.pk)
+    rules.rule_create(workspace=workspace, survey_id=survey.pk, touchpoint_id=touchpoint.pk, data={"channel": "email"})
     key = apikey_create(workspace=workspace, name="sdk", kind=ApiKey.Kind.WRITE)[1]
     errors: list[Exception] = []
     client = Client(
@@ -35,3 +41,6 @@ def test_identify_and_track_through_the_segment_sdk_with_gzip(live_server, works
     events = TouchpointEvent.objects.filter(workspace=workspace, customer=customer)
     assert events.count() == 2
     assert {event.touchpoint for event in events} == {touchpoint}
+    # The engine ran after the ingest commit (eager Celery in tests): one invitation, by email, in Polish.
+    invitation = Invitation.objects.get(customer=customer)
+    assert (invitation.survey, invitation.channel, invitation.language) == (survey, "email", "pl")

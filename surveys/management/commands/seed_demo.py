@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.urls import reverse
 
-from surveys.demo import demo_seed_invitations, demo_seed_surveys
+from surveys.demo import demo_seed_invitations, demo_seed_rules, demo_seed_surveys
 from touchpoints.demo import demo_seed
 
 
@@ -43,6 +43,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             result = demo_seed(create_keys=options["json"])
             surveys = demo_seed_surveys(workspace=result.workspace)
+            demo_rules = demo_seed_rules(workspace=result.workspace)
             invitations = demo_seed_invitations(workspace=result.workspace, survey=surveys[0])
         if options["json"]:
             payload = {
@@ -57,7 +58,8 @@ class Command(BaseCommand):
         password = result.password or "(the password you set: the user existed already)"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo workspace “{result.workspace.name}” is ready, with {len(surveys)} surveys.\n"
+                f"Demo workspace “{result.workspace.name}” is ready, with {len(surveys)} surveys "
+                f"and {len(demo_rules)} trigger rules.\n"
                 f"  Sign in at http://127.0.0.1:8000/ as {result.username} / {password}\n"
                 f"  Answer a survey as a customer: http://127.0.0.1:8000"
                 f"{reverse('survey-form', args=[invitations[0].token])}"
