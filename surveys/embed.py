@@ -82,7 +82,7 @@ def embed_identify(*, workspace: Workspace, user_id: str, given_hash: str, trait
             raise ApplicationError(error.message, code=error.code, fields=fields) from error
     if customer is None:
         customer = Customer.objects.for_workspace(workspace).filter(external_id=user_id).first()
-    if customer is None:
+    if customer is None or customer.unsubscribed_at is not None:  # unsubscribed: never shown a survey again
         return None
     now = timezone.now()
     invitation = (

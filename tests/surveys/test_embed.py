@@ -78,6 +78,13 @@ class TestIdentify:
         invitation.refresh_from_db()
         assert (invitation.status, invitation.sent_at is not None) == ("sent", True)
 
+    def test_an_unsubscribed_customer_is_shown_nothing(self, client, workspace, write_key):
+        invitation = invite(workspace)
+        Customer.objects.filter(pk=invitation.customer_id).update(unsubscribed_at=timezone.now())
+        response = identify(client, workspace, write_key)
+        assert response.status_code == 200, response.content
+        assert response.json()["survey"] is None
+
     def test_a_wrong_hash_reveals_nothing(self, client, workspace, write_key):
         invite(workspace)
         forged = user_hash(workspace=workspace, user_id="bob")
