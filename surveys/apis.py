@@ -325,8 +325,17 @@ class InvitationOutputSerializer(serializers.ModelSerializer):
             "suppressed_at",
             "failed_at",
             "dismissed_at",
+            "rule",
+            "event",
+            "delivery_attempts",
+            "last_error",
             "created_at",
         ]
+        extra_kwargs = {
+            "rule": {"help_text": _("The trigger rule that made it; null for a manual send.")},
+            "event": {"help_text": _("The touchpoint event that made it; null for a manual send.")},
+            "last_error": {"help_text": _("Why the last email or webhook delivery failed, if it did.")},
+        }
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_url(self, invitation: Invitation) -> str | None:
@@ -338,12 +347,13 @@ class InvitationOutputSerializer(serializers.ModelSerializer):
 
 class InvitationFilter(filters.FilterSet):
     survey = IdFilter(field_name="survey_id")
+    rule = IdFilter(field_name="rule_id")
     touchpoint = IdFilter(field_name="touchpoint_id")
     customer = filters.CharFilter(field_name="customer__external_id", help_text=_("A customer's external id."))
 
     class Meta:
         model = Invitation
-        fields = ["survey", "customer", "status", "channel", "touchpoint"]
+        fields = ["survey", "customer", "status", "channel", "touchpoint", "rule"]
 
 
 class InvitationViewSet(ListMixin, RetrieveMixin, WorkspaceViewSet):

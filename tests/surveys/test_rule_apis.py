@@ -153,6 +153,10 @@ def test_outcomes_and_decisions_explain_who_was_not_invited(admin_api, workspace
     assert decision["event_name"] == "order_delivered"
     assert decision["survey"] == survey.pk
 
+    [invitation] = admin_api.get(reverse("api:invitation-list"), {"rule": rule_id}).json()["results"]
+    assert (invitation["customer"], invitation["rule"], invitation["delivery_attempts"]) == ("ann", rule_id, 0)
+    assert invitation["event"] is not None
+
     future = (timezone.now() + timedelta(days=1)).isoformat()
     response = admin_api.get(reverse("api:trigger-rule-outcomes", args=[rule_id]), {"since": future})
     assert_error(response, 400, "since")
