@@ -43,14 +43,18 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 #: The Redis database these tests use as the broker, purged before each.
 BROKER_DB = 5
 UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"
+#: Ingest requests (of 1,000 events each) waiting for the worker that gets killed.
+BATCHES = 5
 
 
-def wait_for(condition: Callable[[], bool], *, timeout: float = 60, what: str = "the condition") -> None:
+def wait_for(
+    condition: Callable[[], bool], *, timeout: float = 60, what: str = "the condition", every: float = 0.1
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.1)
+        time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
@@ -223,14 +227,16 @@ def test_broker_down_ingest_answers_then_the_sweep_invites_everyone(live_server,
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(worker, broker_url, setup, workspace):
+    import redis
+
     survey, touchpoint, _key = setup
     rules.rule_update(
         workspace=workspace,
         rule_id=survey.trigger_rules.get().pk,
         data={"sampling_rate": 0.5, "conditions": [{"field": "properties.total", "operator": "gt", "value": 10}]},
     )
-    with broker(broker_url):  # three ingest requests: three tasks wait in Redis for a worker
-        for batch in range(3):
+    with broker(broker_url):  # five ingest requests: five tasks wait in Redis for a worker
+        for batch in range(BATCHES):
             items = [
                 {"event": "order_delivered", "user_id": f"b{batch}-{i}", "properties": {"total": i % 40}}
                 for i in range(1000)
@@ -238,8 +244,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(worker, bro
             with connection.cursor():
                 result = events_ingest(workspace=workspace, items=items)
             assert result.accepted == 1000
+    assert redis.Redis.from_url(broker_url).llen("celery") == BATCHES
     worker.start()
-    wait_for(worker.in_transaction, timeout=60, what="the worker to start a batch")
+    wait_for(worker.in_transaction, timeout=60, what="the worker to start a batch", every=0.002)
     worker.kill()
     half_done = TouchpointEvent.objects.filter(evaluated_at__isnull=True).count()
     assert half_done > 0, "the worker finished before it could be killed; the test proves nothing"
@@ -250,12 +257,12 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(worker, bro
     wait_for(all_evaluated, timeout=120, what="every event to be evaluated")
 
     decisions = TriggerDecision.objects.all()
-    assert decisions.count() == 3000  # one per event and rule: none lost, none twice
+    assert decisions.count() == BATCHES * 1000  # one per event and rule: none lost, none twice
     invited = set(decisions.filter(outcome=DecisionOutcome.INVITED).values_list("event_id", "rule_id"))
     invitations = list(Invitation.objects.values_list("event_id", "rule_id"))
     assert len(invitations) == len(set(invitations)) == len(invited)
     assert set(invitations) == invited
-    assert 0 < len(invited) < 3000
+    assert 0 < len(invited) < BATCHES * 1000
 
 
 def test_concurrent_evaluations_of_one_customer_never_both_pass_the_throttle(postgres, setup, workspace):
