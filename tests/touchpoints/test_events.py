@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from tests.conftest import require
+from tests.integration.test_postgres import race
 from tests.touchpoints.factories import CustomerFactory, TouchpointFactory
 from tests.touchpoints.test_apis import assert_error
 from touchpoints.models import ApiKey, Customer, Role, TouchpointEvent, TouchpointEventName
-from touchpoints.services import apikey_create, touchpoint_update
+from touchpoints.services import apikey_create, events_ingest, touchpoint_update
 from touchpoints.signals import events_ingested
 
 pytestmark = pytest.mark.django_db
@@ -418,3 +423,239 @@ class TestEventNames:
         few = queries()
         post(api, {"batch": [{"event": f"name_{n}", "user_id": "u"} for n in range(30)]})
         assert queries() == few
+
+
+class TestBatchCustomers:
+    """A batch applies its items to their customers in batch order, one customer row each."""
+
+    def test_items_of_one_customer_apply_in_batch_order(self, api):
+        batch = [
+            {
+                "event": "a",
+                "user_id": "u",
+                "timestamp": "2026-11-20T10:00:00Z",
+                "traits": {"plan": "free", "seats": 3, "team": {"size": 5}, "email": "old@example.com"},
+            },
+            {
+                "type": "identify",
+                "user_id": "u",
+                "timestamp": "2026-11-20T08:00:00Z",
+                "traits": {"plan": "pro", "seats": None},
+                "context": {"locale": "pl-PL"},
+            },
+            {
+                "event": "b",
+                "user_id": "u",
+                "timestamp": "2026-11-20T09:00:00Z",
+                "traits": {"team": {"name": "x"}, "email": "new@example.com"},
+            },
+            {"event": "c", "user_id": "u", "timestamp": "2026-11-20T11:00:00Z", "traits": {"email": ""}},
+        ]
+        assert post(api, {"batch": batch}).json() == {"accepted": 4, "duplicates": 0, "errors": []}
+        customer = Customer.objects.get()
+        # A later value wins, null removes a key, and an object is replaced whole (no deep merge).
+        assert customer.traits == {"plan": "pro", "team": {"name": "x"}}
+        # An empty email leaves the last one given.
+        assert (customer.email, customer.language) == ("new@example.com", "pl-PL")
+        assert (customer.first_seen_at, customer.last_seen_at) == (
+            datetime(2026, 11, 20, 8, tzinfo=UTC),
+            datetime(2026, 11, 20, 11, tzinfo=UTC),
+        )
+        assert set(TouchpointEvent.objects.values_list("customer_id", flat=True)) == {customer.pk}
+
+    def test_a_stored_customer_is_written_only_when_something_changes(self, api, workspace):
+        seen = datetime(2026, 11, 20, 10, tzinfo=UTC)
+        CustomerFactory(
+            workspace=workspace, external_id="u", traits={"plan": "free"}, first_seen_at=seen, last_seen_at=seen
+        )
+        Customer.objects.update(updated_at=seen)
+        post(api, {"event": "late", "user_id": "u", "timestamp": "2026-11-19T10:00:00Z", "traits": {"plan": "free"}})
+        customer = Customer.objects.get()
+        # An older event moves neither date (first_seen_at is the customer's creation), and nothing is written.
+        assert (customer.first_seen_at, customer.last_seen_at, customer.updated_at) == (seen, seen, seen)
+        post(api, {"event": "newer", "user_id": "u", "timestamp": "2026-11-21T10:00:00Z"})
+        customer.refresh_from_db()
+        assert (customer.first_seen_at, customer.last_seen_at) == (seen, datetime(2026, 11, 21, 10, tzinfo=UTC))
+        assert customer.updated_at > seen
+        assert customer.traits == {"plan": "free"}
+
+    def test_the_traits_cap_is_checked_item_by_item(self, api):
+        batch = [
+            {"type": "identify", "user_id": "u", "traits": {"a": "x" * 10_000}},
+            {"type": "identify", "user_id": "u", "traits": {"b": "y" * 10_000}},  # 20 KB: refused
+            {"type": "identify", "user_id": "u", "traits": {"a": None, "c": "z" * 10_000}},  # 10 KB again: merged
+        ]
+        body = post(api, {"batch": batch}).json()
+        assert body["accepted"] == 3
+        assert [(error["index"], error["field"]) for error in body["errors"]] == [(1, "traits")]
+        assert set(Customer.objects.get().traits) == {"c"}
+
+    def test_the_result_names_the_new_events_and_counts_the_duplicates(self, workspace):
+        events_ingest(workspace=workspace, items=[{"event": "a", "user_id": "u", "message_id": "old"}])
+        result = events_ingest(
+            workspace=workspace,
+            items=[
+                {"event": "a", "user_id": "u", "message_id": "old"},
+                {"event": "a", "user_id": "v", "message_id": "new"},
+                {"event": "a", "user_id": "v", "message_id": "new"},
+                {"type": "identify", "user_id": "w", "traits": {"plan": "pro"}},
+                {"event": "a", "anonymous_id": "x", "message_id": "anonymous"},
+            ],
+        )
+        assert (result.accepted, result.duplicates, result.errors) == (3, 2, [])
+        new = TouchpointEvent.objects.filter(message_id__in=["new", "anonymous"]).order_by("pk")
+        assert result.event_ids == list(new.values_list("pk", flat=True))
+        assert sorted(Customer.objects.values_list("external_id", flat=True)) == ["u", "v", "w"]
+
+    def test_ids_and_traits_beyond_ascii_round_trip(self, api):
+        post(api, {"event": "a", "user_id": "Zoë-🙂", "traits": {"city": "Łódź", "ключ": ["ő"]}})
+        customer = Customer.objects.get()
+        assert (customer.external_id, customer.traits) == ("Zoë-🙂", {"city": "Łódź", "ключ": ["ő"]})
+        assert TouchpointEvent.objects.get().customer == customer
+
+    def test_a_batch_of_anonymous_events_does_not_touch_customers(self, api):
+        batch = [{"event": "a", "anonymous_id": f"visitor-{n}"} for n in range(3)]
+        with CaptureQueriesContext(connection) as captured:
+            assert post(api, {"batch": batch}).json()["accepted"] == 3
+        assert not [query for query in captured if "touchpoints_customer" in query["sql"]]
+        assert not Customer.objects.exists()
+
+    def test_events_are_stored_in_batch_order(self, api):
+        """The trigger engine breaks ties of ``occurred_at`` by primary key: batch order."""
+        batch = [{"event": "a", "user_id": "u", "message_id": message_id} for message_id in ("c", "a", "b")]
+        post(api, {"batch": batch})
+        assert list(TouchpointEvent.objects.order_by("pk").values_list("message_id", flat=True)) == ["c", "a", "b"]
+
+    def test_a_derived_message_id_is_the_hash_of_the_canonical_item(self, api):
+        """Ids derived before a deploy still match after it, so a retry across it is still a duplicate."""
+        item = {"event": "a", "user_id": "u", "timestamp": "2026-11-20T10:00:00Z", "properties": {"é": 1, "b": [1]}}
+        post(api, item)
+        canonical = json.dumps(item, sort_keys=True, ensure_ascii=False).encode()
+        assert TouchpointEvent.objects.get().message_id == "derived-" + hashlib.sha256(canonical).hexdigest()
+
+    @pytest.mark.parametrize(
+        ("item", "field"),
+        [
+            ({"properties": {"a": "b\x00"}}, "properties"),
+            ({"traits": {"a": ["\x00"]}}, "traits"),
+            ({"properties": {"a": "\ud800"}}, "properties"),
+            ({"traits": {"\ud800": 1}}, "traits"),
+        ],
+    )
+    def test_bad_characters_in_properties_or_traits_are_field_errors(self, workspace, item, field):
+        result = events_ingest(workspace=workspace, items=[{"event": "a", "user_id": "u", **item}])
+        assert [(error.field, error.message) for error in result.errors] == [(field, "Contains an invalid character.")]
+        assert not TouchpointEvent.objects.exists()
+
+    def test_a_bad_character_elsewhere_leaves_properties_and_traits_alone(self, workspace):
+        item = {"event": "a", "user_id": "u", "context": {"page": "\x00"}, "properties": {"p": 1}, "traits": {"t": 2}}
+        assert events_ingest(workspace=workspace, items=[item]).accepted == 1
+        assert TouchpointEvent.objects.get().properties == {"p": 1}
+        assert Customer.objects.get().traits == {"t": 2}
+
+    @pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL always has RETURNING")
+    def test_sqlite_without_returning_gets_the_same_result(self, workspace, delivered, monkeypatch):
+        monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)  # SQLite < 3.35
+        CustomerFactory(workspace=workspace, external_id="stored", traits={"a": 1})
+        events_ingest(workspace=workspace, items=[{"event": "order_delivered", "user_id": "stored", "message_id": "0"}])
+        result = events_ingest(
+            workspace=workspace,
+            items=[
+                {"event": "order_delivered", "user_id": "stored", "message_id": "0"},
+                {"event": "order_delivered", "user_id": "new", "message_id": "1", "traits": {"b": 2}},
+                {"event": "unmapped", "user_id": "stored", "message_id": "2", "traits": {"c": 3}},
+            ],
+        )
+        assert (result.accepted, result.duplicates) == (2, 1)
+        events = {event.message_id: event for event in TouchpointEvent.objects.select_related("customer")}
+        assert result.event_ids == [events["1"].pk, events["2"].pk]
+        assert (events["1"].customer.traits, events["1"].evaluated_at) == ({"b": 2}, None)
+        assert events["2"].customer.traits == {"a": 1, "c": 3}
+        assert events["2"].evaluated_at is not None
+
+
+def wait_until(condition, timeout_seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+class TestConcurrentBatches:
+    """Batches racing for the same customers on PostgreSQL: no deadlock, no lost trait."""
+
+    @pytest.fixture(autouse=True)
+    def postgres(self) -> None:
+        require(
+            connection.vendor == "postgresql",
+            "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/journeypulse",
+        )
+
+    def test_batches_of_the_same_customers_in_opposite_orders(self, workspace):
+        external_ids = [f"u{n:02}" for n in range(30)]
+
+        def ingest(worker: int):
+            order = external_ids if worker % 2 else external_ids[::-1]
+            items = [{"type": "identify", "user_id": user_id, "traits": {f"t{worker}": worker}} for user_id in order]
+            items += [{"event": "a", "user_id": user_id, "message_id": f"{worker}-{user_id}"} for user_id in order]
+            return events_ingest(workspace=workspace, items=items)
+
+        results, errors = race(6, ingest)
+        assert errors == []
+        assert [result.accepted for result in results] == [60] * 6
+        customers = Customer.objects.filter(workspace=workspace)
+        assert sorted(customers.values_list("external_id", flat=True)) == external_ids
+        assert all(customer.traits == {f"t{worker}": worker for worker in range(6)} for customer in customers)
+        assert TouchpointEvent.objects.filter(workspace=workspace).count() == 6 * 30
+
+    @pytest.mark.parametrize("is_stored", [True, False], ids=["stored", "inserted-meanwhile"])
+    def test_a_batch_waits_for_another_on_the_same_customer_and_keeps_its_traits(self, workspace, is_stored):
+        """A has written "u" and not committed; B, on "u" too, waits for A, then applies its items to A's row.
+
+        Stored: B waits to lock "u". Inserted meanwhile: B read "u" as new, its insert waits, and the
+        customer goes round again.
+        """
+        if is_stored:
+            CustomerFactory(workspace=workspace, external_id="u", traits={})
+        a_wrote, a_may_commit = threading.Event(), threading.Event()
+
+        def batch_a(_worker: int) -> None:
+            with transaction.atomic():
+                events_ingest(workspace=workspace, items=[{"type": "identify", "user_id": "u", "traits": {"a": 1}}])
+                a_wrote.set()
+                assert a_may_commit.wait(timeout=10)
+
+        def batch_b(_worker: int):
+            assert a_wrote.wait(timeout=10)
+            items = [{"event": "e", "user_id": "u", "traits": {"b": 2, "email": "b@example.com"}}]
+            return events_ingest(workspace=workspace, items=items)
+
+        def b_waits_for_a() -> bool:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query LIKE %s",
+                    ["%touchpoints_customer%"],
+                )
+                return cursor.fetchone()[0] == 1
+
+        outcome: dict[str, object] = {}
+        thread_a = threading.Thread(target=lambda: outcome.update(a=race(1, batch_a)))
+        thread_b = threading.Thread(target=lambda: outcome.update(b=race(1, batch_b)))
+        thread_a.start()
+        thread_b.start()
+        try:
+            wait_until(b_waits_for_a)
+        finally:
+            a_may_commit.set()
+            thread_a.join(timeout=30)
+            thread_b.join(timeout=30)
+        assert outcome["a"] == ([None], [])
+        [result], errors = outcome["b"]
+        assert errors == []
+        assert (result.accepted, result.errors) == (1, [])
+        customer = Customer.objects.get(workspace=workspace)
+        assert (customer.traits, customer.email) == ({"a": 1, "b": 2}, "b@example.com")
+        assert TouchpointEvent.objects.get().customer == customer
