@@ -53,11 +53,15 @@ class ServiceForm(forms.Form):
         return valid
 
     def mark_invalid_fields(self) -> None:
+        """``aria-invalid`` and ``aria-describedby`` naming the errors, then the help text (still read)."""
         for name in self.errors:
             if name in self.fields:
-                attrs = self.fields[name].widget.attrs
-                attrs["aria-invalid"] = "true"
-                attrs["aria-describedby"] = f"{self[name].auto_id}_errors"
+                field = self.fields[name]
+                described = [f"{self[name].auto_id}_errors"]
+                if field.help_text:
+                    described.append(f"{self[name].auto_id}_helptext")
+                field.widget.attrs["aria-invalid"] = "true"
+                field.widget.attrs["aria-describedby"] = " ".join(described)
 
 
 class IdMultipleChoiceField(forms.ModelMultipleChoiceField):

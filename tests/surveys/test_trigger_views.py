@@ -110,6 +110,11 @@ def test_bad_rules_are_form_errors(page_client, survey, touchpoint, changes, mes
     assert not TriggerRule.objects.exists()
 
 
+def test_a_condition_error_keeps_the_syntax_help_announced(page_client, survey, touchpoint):
+    response = page_client(Role.DESIGNER).post(NEW, form_data(survey, touchpoint, conditions="total is big"))
+    assert 'aria-describedby="id_conditions_errors id_conditions_helptext"' in response.content.decode()
+
+
 def test_a_second_rule_for_the_same_pair_is_a_form_error(page_client, survey, touchpoint):
     client = page_client(Role.DESIGNER)
     client.post(NEW, form_data(survey, touchpoint))

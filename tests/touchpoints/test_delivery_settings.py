@@ -77,7 +77,7 @@ class TestPage:
         html = response.content.decode()
         assert response.status_code == 400
         assert 'id="id_contact_policy_days_errors"' in html
-        assert 'aria-describedby="id_contact_policy_days_errors"' in html
+        assert 'aria-describedby="id_contact_policy_days_errors id_contact_policy_days_helptext"' in html
         assert 'id="id_webhook_url_errors"' not in html
         fresh = Workspace.objects.get(pk=workspace.pk)
         assert (fresh.contact_policy_days, fresh.webhook_url) == (14, "")
