@@ -275,6 +275,17 @@ def basic(key: str) -> str:
     return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
 
 
+def test_a_device_locale_fills_the_language_but_never_replaces_a_chosen_one(api, workspace):
+    post(api, {"event": "a", "user_id": "u", "context": {"locale": "ru-RU"}})
+    assert Customer.objects.get(external_id="u").language == "ru-RU"  # nothing better known
+    post(api, {"event": "a", "user_id": "u", "traits": {"language": "pl"}, "context": {"locale": "ru-RU"}})
+    assert Customer.objects.get(external_id="u").language == "pl"  # the customer's choice wins
+    post(api, {"batch": [{"event": "b", "user_id": "u", "context": {"locale": "en-US"}}]})
+    assert Customer.objects.get(external_id="u").language == "pl"  # and stays
+    response = post(api, {"event": "a", "user_id": "v", "context": {"locale": "not a tag!"}})
+    assert response.json()["errors"][0]["field"] == "context.locale"
+
+
 class TestSegment:
     def test_a_batch_of_identify_track_and_page(self, write_key, workspace, delivered):
         client = APIClient()

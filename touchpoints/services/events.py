@@ -64,6 +64,8 @@ IDENTIFY = "identify"
 KINDS = (*EventKind.values, IDENTIFY)
 #: Profile fields an item may set (from its traits or Segment's ``context``).
 PROFILE_FIELDS = ("email", "language", "timezone")
+#: A profile key for ``context.locale``: the customer's language only while they have none.
+LOCALE_HINT = "locale"
 
 
 @dataclass
@@ -170,13 +172,16 @@ def _profile(traits: dict[str, Any], context: dict[str, Any]) -> dict[str, str]:
         except ValidationError as error:
             raise _Invalid("traits.email", _("Enter a valid email address.")) from error
         profile["email"] = email.strip()
-    language = traits.get("language") or context.get("locale")
-    if isinstance(language, str) and language.strip():
-        try:
-            validate_language_tag(language.strip())
-        except ValidationError as error:
-            raise _Invalid("context.locale", error.messages[0]) from error
-        profile["language"] = language.strip()
+    # ``traits.language`` is a choice the customer made; ``context.locale`` only what their device
+    # says, so it fills an empty language but never replaces one (see ``LOCALE_HINT``).
+    for source, field, key in ((traits, "traits.language", "language"), (context, "context.locale", LOCALE_HINT)):
+        language = source.get("language" if source is traits else "locale")
+        if isinstance(language, str) and language.strip():
+            try:
+                validate_language_tag(language.strip())
+            except ValidationError as error:
+                raise _Invalid(field, error.messages[0]) from error
+            profile[key] = language.strip()
     zone = traits.get("timezone") or context.get("timezone")
     if isinstance(zone, str) and zone.strip():
         try:
@@ -370,7 +375,11 @@ def _customers_apply(customers: dict[str, _Customer], items: list[_Item]) -> lis
             customer.first_seen_at = min(customer.first_seen_at, item.occurred_at)
         customer.last_seen_at = max(customer.last_seen_at, item.occurred_at)
         for name, value in item.profile.items():
-            setattr(customer, name, value)
+            if name == LOCALE_HINT:
+                if not customer.language and "language" not in item.profile:
+                    customer.language = value
+            else:
+                setattr(customer, name, value)
         if item.traits:
             merged = {**customer.traits, **item.traits}
             merged = {key: value for key, value in merged.items() if value is not None}
