@@ -338,7 +338,7 @@ class TriggerRuleForm(ServiceForm):
         initial="hours",
     )
     sampling_percent = forms.DecimalField(
-        label=_("Sampling (% of eligible events)"), min_value=0, max_value=100, decimal_places=2, initial=100
+        label=_("Sampling (percent of eligible events)"), min_value=0, max_value=100, decimal_places=2, initial=100
     )
     conditions = forms.CharField(
         label=_("Conditions"),

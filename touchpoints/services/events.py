@@ -174,13 +174,15 @@ def _profile(traits: dict[str, Any], context: dict[str, Any]) -> dict[str, str]:
         profile["email"] = email.strip()
     # ``traits.language`` is a choice the customer made; ``context.locale`` only what their device
     # says, so it fills an empty language but never replaces one (see ``LOCALE_HINT``).
-    for source, field, key in ((traits, "traits.language", "language"), (context, "context.locale", LOCALE_HINT)):
-        language = source.get("language" if source is traits else "locale")
+    for language, where, key in (
+        (traits.get("language"), "traits.language", "language"),
+        (context.get("locale"), "context.locale", LOCALE_HINT),
+    ):
         if isinstance(language, str) and language.strip():
             try:
                 validate_language_tag(language.strip())
             except ValidationError as error:
-                raise _Invalid(field, error.messages[0]) from error
+                raise _Invalid(where, error.messages[0]) from error
             profile[key] = language.strip()
     zone = traits.get("timezone") or context.get("timezone")
     if isinstance(zone, str) and zone.strip():
