@@ -309,7 +309,7 @@ def _decide(events: list[TouchpointEvent], now: datetime) -> tuple[list[TriggerD
         list(TriggerRule.objects.select_for_update().filter(pk__in=capped_ids).order_by("pk").values_list("pk"))
     customers = {
         customer.pk: customer
-        for customer in Customer.objects.select_for_update()
+        for customer in Customer.objects.select_for_update(no_key=True)  # event inserts (FK checks) need not wait
         .filter(pk__in={event.customer_id for event, _rule in candidates})
         .order_by("workspace_id", "external_id")
     }
