@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError, ValidationError
+
+
+#: A JSON escape of a UTF-16 surrogate (``\ud83d``): the only way one gets into parsed JSON.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class JSONParser(parsers.JSONParser):
@@ -20,11 +26,14 @@ class JSONParser(parsers.JSONParser):
     """
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        raw = stream.read() if stream is not None else b""
         try:
-            data = super().parse(stream, media_type, parser_context)
+            data = super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError as exc:
             raise ParseError(_("JSON parse error - the document is nested too deeply.")) from exc
-        field = _unencodable_field(data)
+        # A surrogate can only come from a \uD800-\uDFFF escape (UTF-8 cannot carry one), so
+        # only a body with such an escape pays for the full check.
+        field = _unencodable_field(data) if SURROGATE_ESCAPE.search(raw) else None
         if field is not None:
             raise ValidationError({field: [_("This holds an invalid character (a lone UTF-16 surrogate).")]})
         return data
