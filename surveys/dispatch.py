@@ -77,15 +77,18 @@ def invitations_dispatch(*, now: datetime | None = None, limit: int = 5000) -> D
         leased = _claim(now, min(DISPATCH_BATCH, limit - result.total), result)
         if leased is None:
             break
-        for invitation in leased:
-            result.add(_deliver(invitation, base_url, now))
+        for invitation, due in leased:
+            result.add(_deliver(invitation, due, base_url, now))
             invitation.updated_at = timezone.now()
-        Invitation.objects.bulk_update(leased, _FIELDS)
+        Invitation.objects.bulk_update([invitation for invitation, _due in leased], _FIELDS)
     return result
 
 
-def _claim(now: datetime, size: int, result: DispatchResult) -> list[Invitation] | None:
-    """Lock a batch, finish what needs no network, lease the rest; ``None`` when nothing is due."""
+def _claim(now: datetime, size: int, result: DispatchResult) -> list[tuple[Invitation, datetime]] | None:
+    """Lock a batch, finish what needs no network, lease the rest (with the time each was due).
+
+    ``None`` when nothing is due.
+    """
     with transaction.atomic():
         batch = list(
             Invitation.objects.select_for_update(skip_locked=True, of=("self",))
@@ -99,8 +102,8 @@ def _claim(now: datetime, size: int, result: DispatchResult) -> list[Invitation]
         for invitation in batch:
             outcome = _settle(invitation, now)
             if outcome is None:
+                leased.append((invitation, invitation.send_at))
                 invitation.send_at = now + CLAIM_LEASE
-                leased.append(invitation)
             else:
                 result.add(outcome)
             invitation.updated_at = now
@@ -122,7 +125,7 @@ def _settle(invitation: Invitation, now: datetime) -> str | None:
     return invitation.status
 
 
-def _deliver(invitation: Invitation, base_url: str, started: datetime) -> str:
+def _deliver(invitation: Invitation, due: datetime, base_url: str, started: datetime) -> str:
     """Send one leased invitation (no lock held); returns ``sent``, ``retry`` or ``failed``.
 
     Times are those of the sending (a batch takes a while), but never before the
@@ -141,11 +144,12 @@ def _deliver(invitation: Invitation, base_url: str, started: datetime) -> str:
             invitation.send_at = now + delivery.retry_delay(invitation.delivery_attempts)
             return "retry"
         logger.warning("Invitation %s failed after %s tries: %s", invitation.pk, invitation.delivery_attempts, error)
-        invitation.status, invitation.failed_at = Invitation.Status.FAILED, now
+        invitation.status, invitation.failed_at, invitation.send_at = Invitation.Status.FAILED, now, due
         return invitation.status
     invitation.status, invitation.sent_at, invitation.last_error = (
         Invitation.Status.SENT,
         max(started, timezone.now()),
         "",
     )
+    invitation.send_at = due  # when it was due, not the lease
     return invitation.status

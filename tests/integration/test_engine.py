@@ -311,3 +311,46 @@ def test_deterministic_sampling_rate_over_ten_thousand_customers(postgres, setup
     for batch_ids in ids:
         events_evaluate(event_ids=batch_ids)
     assert dict(TriggerDecision.objects.values_list("event_id", "outcome")) == first
+
+
+def test_a_delayed_invitation_goes_out_through_the_worker_when_due_not_before(worker, broker_url, setup, workspace):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from surveys.tasks import dispatch_invitations
+
+    survey, _touchpoint, _key = setup
+    rules.rule_update(
+        workspace=workspace, rule_id=survey.trigger_rules.get().pk, data={"channel": "email", "delay_minutes": 1}
+    )
+    occurred = timezone.now() - timedelta(seconds=52)  # due in about 8 s
+    worker.start()
+    with broker(broker_url):
+        events_ingest(
+            workspace=workspace,
+            items=[
+                {
+                    "event": "order_delivered",
+                    "user_id": "ann",
+                    "timestamp": occurred.isoformat(),
+                    "traits": {"email": "ann@example.com"},
+                }
+            ],
+        )
+        wait_for(lambda: Invitation.objects.exists(), what="the worker's evaluation")
+        invitation = Invitation.objects.get()
+        assert invitation.status == Invitation.Status.SCHEDULED
+        assert invitation.send_at > timezone.now()
+        dispatch_invitations.delay()  # not due yet: nothing goes out
+        time.sleep(2)
+        invitation.refresh_from_db()
+        assert invitation.status == Invitation.Status.SCHEDULED
+        wait_for(lambda: timezone.now() > invitation.send_at, timeout=30, what="the invitation to fall due")
+        dispatch_invitations.delay()
+        wait_for(
+            lambda: Invitation.objects.filter(status=Invitation.Status.SENT).exists(), what="the worker's dispatch"
+        )
+    invitation.refresh_from_db()
+    assert invitation.sent_at >= invitation.send_at
+    assert invitation.delivery_attempts == 1

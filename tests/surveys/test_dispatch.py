@@ -52,6 +52,7 @@ def test_a_delayed_invitation_goes_out_when_due_not_before(workspace, survey, to
     rule(workspace, survey, touchpoint, delay_minutes=60)
     now = timezone.now()
     event(workspace, now)
+    due = Invitation.objects.get().send_at
     assert invitations_dispatch(now=now + timedelta(minutes=59)).total == 0
     assert not mail.outbox
     result = invitations_dispatch(now=now + timedelta(minutes=61))
@@ -60,6 +61,7 @@ def test_a_delayed_invitation_goes_out_when_due_not_before(workspace, survey, to
     assert invitation.status == Invitation.Status.SENT
     assert invitation.sent_at is not None
     assert invitation.delivery_attempts == 1
+    assert invitation.send_at == due  # the time it was due, not the dispatcher's lease
     [message] = mail.outbox
     assert message.to == ["ann@example.com"]
     assert invitation.token in message.body
