@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError, ValidationError
 
-
 #: A JSON escape of a UTF-16 surrogate (``\ud83d``): the only way one gets into parsed JSON.
 SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
