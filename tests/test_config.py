@@ -226,3 +226,18 @@ def test_web_entry_points_refuse_to_start_with_development_defaults(entry_point)
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_plotly_js_is_served_from_the_installed_package_and_nothing_else_of_it(tmp_path, settings):
+    from django.contrib.staticfiles import finders
+    from django.core.management import call_command
+
+    import plotly
+
+    found = finders.find("plotly/plotly.min.js")
+    assert found and found.startswith(str(Path(plotly.__file__).resolve().parent))
+    assert finders.find("plotly/widgetbundle.js") is None
+    settings.STATIC_ROOT = tmp_path
+    call_command("collectstatic", "--noinput", verbosity=0)
+    assert (tmp_path / "plotly" / "plotly.min.js").stat().st_size > 1_000_000
+    assert sorted(p.name for p in (tmp_path / "plotly").iterdir()) == ["plotly.min.js"]
