@@ -229,10 +229,9 @@ def test_web_entry_points_refuse_to_start_with_development_defaults(entry_point)
 
 
 def test_plotly_js_is_served_from_the_installed_package_and_nothing_else_of_it(tmp_path, settings):
+    import plotly
     from django.contrib.staticfiles import finders
     from django.core.management import call_command
-
-    import plotly
 
     found = finders.find("plotly/plotly.min.js")
     assert found and found.startswith(str(Path(plotly.__file__).resolve().parent))
