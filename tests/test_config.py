@@ -234,7 +234,8 @@ def test_plotly_js_is_served_from_the_installed_package_and_nothing_else_of_it(t
     from django.core.management import call_command
 
     found = finders.find("plotly/plotly.min.js")
-    assert found and found.startswith(str(Path(plotly.__file__).resolve().parent))
+    assert found
+    assert found.startswith(str(Path(plotly.__file__).resolve().parent))
     assert finders.find("plotly/widgetbundle.js") is None
     settings.STATIC_ROOT = tmp_path
     call_command("collectstatic", "--noinput", verbosity=0)
