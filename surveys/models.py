@@ -227,6 +227,7 @@ class Invitation(TimestampedModel):
             models.Index(fields=["status", "send_at"]),
             models.Index(fields=["customer", "send_at"]),
             models.Index(fields=["rule", "created_at"]),
+            models.Index(fields=["workspace", "sent_at"]),  # analytics: invitations sent per day
         ]
 
     def __str__(self) -> str:
@@ -388,6 +389,7 @@ class Answer(TimestampedModel):
     class Meta:
         verbose_name = _("answer")
         verbose_name_plural = _("answers")
+        indexes = [models.Index(fields=["workspace", "created_at"])]  # analytics: answers per day
         constraints = [
             models.UniqueConstraint(fields=["response", "question"], name="answer_once_per_question"),
             models.CheckConstraint(

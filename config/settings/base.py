@@ -208,6 +208,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE = {
     "sweep-unevaluated-events": {"task": "surveys.sweep_events", "schedule": 60.0},
     "dispatch-due-invitations": {"task": "surveys.dispatch_invitations", "schedule": 20.0},
+    "refresh-analytics-rollups": {"task": "analytics.refresh_rollups", "schedule": 15 * 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 
