@@ -1,0 +1,146 @@
+"""The report API: ``GET /api/v1/journeys/<id>/report`` (JSON) and ``…/report.csv``.
+
+Filters come as query parameters (``since``, ``until``, ``channel``, ``persona``,
+``survey``, ``language``); an unknown parameter, a reversed or too long period, or
+a survey of another workspace is a field-level 400; a journey of another
+workspace is a 404. Every role may read reports: they hold no customer PII.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.aggregation import ReportFilters
+from analytics.exports import report_csv
+from analytics.reports import JourneyReport, default_period, journey_report
+from surveys.models import Invitation, Survey
+from touchpoints.apis.base import id_field
+from touchpoints.models import Journey, validate_language_tag
+
+#: The longest period one report may cover.
+PERIOD_MAX_DAYS = 731
+
+
+class ReportQuerySerializer(serializers.Serializer):
+    since = serializers.DateField(
+        required=False, help_text=_("First day (UTC), e.g. 2026-09-01. Default: 90 days ago.")
+    )
+    until = serializers.DateField(required=False, help_text=_("Last day (UTC), included. Default: today."))
+    channel = serializers.ChoiceField(choices=Invitation.Channel.choices, required=False)
+    persona = serializers.CharField(
+        max_length=120,
+        required=False,
+        allow_blank=True,
+        help_text=_("A persona name; empty for customers without one."),
+    )
+    survey = id_field(required=False)
+    language = serializers.CharField(max_length=16, required=False, validators=[validate_language_tag])
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name[:40]: [_("Unknown filter.")] for name in unknown[:5]})
+        today = timezone.now().date()
+        default_since, default_until = default_period(attrs.get("until") or today)
+        since, until = attrs.get("since") or default_since, attrs.get("until") or default_until
+        if since > until:
+            raise serializers.ValidationError({"since": [_("Give a first day on or before the last day.")]})
+        if until - since > timedelta(days=PERIOD_MAX_DAYS - 1):
+            raise serializers.ValidationError(
+                {"since": [_("A report covers at most %(days)d days.") % {"days": PERIOD_MAX_DAYS}]}
+            )
+        survey_id = attrs.get("survey")
+        workspace = self.context["request"].workspace
+        if survey_id is not None and not Survey.objects.for_workspace(workspace).filter(pk=survey_id).exists():
+            raise serializers.ValidationError({"survey": [_("Unknown survey.")]})
+        attrs.update(since=since, until=until)
+        return attrs
+
+    def filters(self) -> ReportFilters:
+        data = self.validated_data
+        return ReportFilters(
+            since=data["since"],
+            until=data["until"],
+            channel=data.get("channel"),
+            persona=data.get("persona"),
+            survey_id=data.get("survey"),
+            language=data.get("language"),
+        )
+
+
+class EstimateSerializer(serializers.Serializer):
+    value = serializers.FloatField(required=False)
+    ci_low = serializers.FloatField(required=False)
+    ci_high = serializers.FloatField(required=False)
+    n = serializers.IntegerField()
+    insufficient_data = serializers.BooleanField(required=False)
+
+
+class FlagSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    severity = serializers.CharField()
+    reason = serializers.CharField()
+    evidence = serializers.DictField()
+
+
+class UnitSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    stage = serializers.IntegerField()
+    order = serializers.IntegerField()
+    nps = EstimateSerializer()
+    csat = EstimateSerializer()
+    csat_mean = EstimateSerializer()
+    ces = EstimateSerializer()
+    ces_agree = EstimateSerializer()
+    response_rate = EstimateSerializer()
+    drop_off = EstimateSerializer(allow_null=True)
+    flags = FlagSerializer(many=True)
+
+
+class JourneyReportSerializer(serializers.Serializer):
+    journey = serializers.DictField()
+    period = serializers.DictField()
+    filters = serializers.DictField()
+    min_n = serializers.IntegerField()
+    stages = UnitSerializer(many=True)
+    touchpoints = UnitSerializer(many=True)
+
+
+def _report(request: Request, journey_id: int) -> JourneyReport:
+    journey = get_object_or_404(Journey.objects.for_workspace(request.workspace), pk=journey_id)
+    query = ReportQuerySerializer(data=request.query_params, context={"request": request})
+    query.is_valid(raise_exception=True)
+    return journey_report(workspace=request.workspace, journey=journey, filters=query.filters())
+
+
+class JourneyReportApi(APIView):
+    """Every stage and touchpoint of a journey: NPS, CSAT, CES, response rate, drop-off, friction flags."""
+
+    @extend_schema(parameters=[ReportQuerySerializer], responses={200: JourneyReportSerializer})
+    def get(self, request: Request, journey_id: int) -> Response:
+        return Response(_report(request, journey_id).as_dict())
+
+
+class JourneyReportCsvApi(APIView):
+    """The journey report as CSV: one row per stage and touchpoint, each figure with its interval and n."""
+
+    @extend_schema(parameters=[ReportQuerySerializer], responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request: Request, journey_id: int) -> HttpResponse:
+        report = _report(request, journey_id)
+        response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
+        name = f"journey-{report.journey_id}-report-{report.filters.since}-{report.filters.until}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

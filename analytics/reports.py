@@ -1,0 +1,269 @@
+"""The journey report: every stage and touchpoint with its scores, rates, drop-off and friction flags.
+
+One service, :func:`journey_report`, used by the API, the dashboard pages and the
+CSV export alike, so they always agree. It asks :mod:`analytics.aggregation` for
+counts (SQL, a fixed number of queries), hands them to the pure functions of
+:mod:`analytics.metrics` and :mod:`analytics.friction`, and returns plain
+dataclasses; nothing here touches a raw answer row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+
+from analytics import friction, metrics
+from analytics.aggregation import (
+    ReportFilters,
+    answer_counts,
+    invitation_counts,
+    journey_stages,
+    journey_touchpoints,
+    stage_reach,
+)
+from analytics.metrics import Estimate
+from touchpoints.models import Journey, Workspace
+
+#: The figures of a unit, in the order the API and the CSV list them.
+FIGURES = ("nps", "csat", "csat_mean", "ces", "ces_agree", "response_rate", "drop_off")
+#: Days after a customer's first event at a stage in which reaching the next stage counts.
+DROP_OFF_WINDOW_DAYS = 30
+
+
+@dataclass
+class UnitReport:
+    """One stage or touchpoint of the journey."""
+
+    level: str  # "stage" | "touchpoint"
+    id: int
+    name: str
+    stage_id: int
+    order: int
+    figures: dict[str, Estimate | None]
+    flags: list[friction.Flag] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "stage": self.stage_id,
+            "order": self.order,
+            **{name: (value.as_dict() if value is not None else None) for name, value in self.figures.items()},
+            "flags": [flag.as_dict() for flag in self.flags],
+        }
+
+
+@dataclass
+class JourneyReport:
+    journey_id: int
+    journey_name: str
+    filters: ReportFilters
+    stages: list[UnitReport]
+    touchpoints: list[UnitReport]
+    min_n: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "journey": {"id": self.journey_id, "name": self.journey_name},
+            "period": {"since": self.filters.since.isoformat(), "until": self.filters.until.isoformat()},
+            "filters": {
+                "channel": self.filters.channel,
+                "persona": self.filters.persona,
+                "survey": self.filters.survey_id,
+                "language": self.filters.language,
+            },
+            "min_n": self.min_n,
+            "stages": [unit.as_dict() for unit in self.stages],
+            "touchpoints": [unit.as_dict() for unit in self.touchpoints],
+        }
+
+    def units(self) -> Iterable[UnitReport]:
+        yield from self.stages
+        yield from self.touchpoints
+
+
+def _figures(
+    scores: pd.DataFrame, invitations: pd.DataFrame, key: str, unit_id: int, min_n: int
+) -> dict[str, Estimate | None]:
+    answers = scores[scores[key] == unit_id] if not scores.empty else scores
+    per_type = {kind: metrics.score_counts(part) for kind, part in answers.groupby("question_type")}
+    csat = metrics.csat_from_counts(per_type.get("csat", {}), min_n=min_n)
+    ces = metrics.ces_from_counts(per_type.get("ces", {}), min_n=min_n)
+    sent = answered = 0
+    if not invitations.empty:
+        rows = invitations[invitations[key] == unit_id]
+        sent, answered = int(rows["sent"].sum()), int(rows["answered"].sum())
+    return {
+        "nps": metrics.nps_from_counts(per_type.get("nps", {}), min_n=min_n),
+        "csat": csat.top_box,
+        "csat_mean": csat.mean,
+        "ces": ces.mean,
+        "ces_agree": ces.agree,
+        "response_rate": metrics.response_rate(sent, answered, min_n=min_n),
+        "drop_off": None,
+    }
+
+
+def previous_period(filters: ReportFilters) -> ReportFilters:
+    """The same filters over the equally long period just before."""
+    length = (filters.until - filters.since).days + 1
+    return ReportFilters(
+        since=filters.since - timedelta(days=length),
+        until=filters.since - timedelta(days=1),
+        channel=filters.channel,
+        persona=filters.persona,
+        survey_id=filters.survey_id,
+        language=filters.language,
+    )
+
+
+def journey_report(
+    *,
+    workspace: Workspace,
+    journey: Journey,
+    filters: ReportFilters,
+    settings: friction.FrictionSettings | None = None,
+) -> JourneyReport:
+    """Scores, rates, drop-off and friction flags of every stage and touchpoint of ``journey``."""
+    settings = settings or friction.FrictionSettings()
+    min_n = settings.min_n
+    stages = journey_stages(workspace=workspace, journey_id=journey.pk)
+    points = journey_touchpoints(workspace=workspace, journey_id=journey.pk)
+    by_stage = answer_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["stage_id"])
+    by_point = answer_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["touchpoint_id"])
+    sent_stage = invitation_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["stage_id"])
+    sent_point = invitation_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["touchpoint_id"])
+    reach = stage_reach(
+        workspace=workspace,
+        journey_id=journey.pk,
+        since=filters.since,
+        until=filters.until,
+        window_days=DROP_OFF_WINDOW_DAYS,
+    )
+    weekly = answer_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["stage_id", "week"])
+
+    stage_units = []
+    orders = dict(zip(stages["stage_id"], stages["order"], strict=True))
+    for row in stages.itertuples(index=False):
+        figures = _figures(by_stage, sent_stage, "stage_id", int(row.stage_id), min_n)
+        reached = reach[reach["stage_id"] == row.stage_id]
+        if not reached.empty and not pd.isna(reached.iloc[0]["continued"]):
+            figures["drop_off"] = metrics.drop_off(
+                int(reached.iloc[0]["reached"]), int(reached.iloc[0]["continued"]), min_n=min_n
+            )
+        stage_units.append(
+            UnitReport("stage", int(row.stage_id), str(row.name), int(row.stage_id), int(row.order), figures)
+        )
+    point_units = [
+        UnitReport(
+            "touchpoint",
+            int(row.touchpoint_id),
+            str(row.name),
+            int(row.stage_id),
+            int(orders.get(row.stage_id, 0)),
+            _figures(by_point, sent_point, "touchpoint_id", int(row.touchpoint_id), min_n),
+        )
+        for row in points.itertuples(index=False)
+    ]
+    report = JourneyReport(journey.pk, journey.name, filters, stage_units, point_units, min_n)
+    _attach_flags(
+        report,
+        settings,
+        by_stage=by_stage,
+        by_point=by_point,
+        sent_stage=sent_stage,
+        sent_point=sent_point,
+        weekly=weekly,
+        reach=reach,
+    )
+    return report
+
+
+def _nps_split(frame: pd.DataFrame, key: str | list[str]) -> pd.DataFrame:
+    """``[key, promoters, passives, detractors]`` from NPS answer counts."""
+    answers = frame[frame["question_type"] == "nps"] if not frame.empty else frame
+    if answers.empty:
+        return pd.DataFrame(columns=[key, "promoters", "passives", "detractors"])
+    bucket = pd.cut(answers["score"], bins=[-1, metrics.DETRACTOR, metrics.PROMOTER - 1, 10], labels=False)
+    split = (
+        answers.assign(bucket=bucket.map({0: "detractors", 1: "passives", 2: "promoters"}))
+        .pivot_table(index=key, columns="bucket", values="n", aggfunc="sum", fill_value=0, observed=False)
+        .reindex(columns=["promoters", "passives", "detractors"], fill_value=0)
+        .reset_index()
+    )
+    split.columns.name = None
+    return split
+
+
+def _friction_inputs(
+    report: JourneyReport,
+    *,
+    by_stage: pd.DataFrame,
+    by_point: pd.DataFrame,
+    sent_stage: pd.DataFrame,
+    sent_point: pd.DataFrame,
+    weekly: pd.DataFrame,
+    reach: pd.DataFrame,
+) -> dict[str, pd.DataFrame]:
+    """The count tables of :func:`analytics.friction.detect`, from the aggregation layer's frames."""
+    orders = {unit.id: unit.order for unit in report.stages}
+    stage_of = {unit.id: unit.stage_id for unit in report.touchpoints}
+    stages = _nps_split(by_stage, "stage_id").rename(columns={"stage_id": "unit_id"})
+    points = _nps_split(by_point, "touchpoint_id").rename(columns={"touchpoint_id": "unit_id"})
+    units = pd.concat(
+        [
+            stages.assign(level="stage", stage_id=stages["unit_id"]),
+            points.assign(level="touchpoint", stage_id=points["unit_id"].map(stage_of)),
+        ],
+        ignore_index=True,
+    )
+    units["stage_order"] = units["stage_id"].map(orders)
+    weeks = _nps_split(weekly, ["stage_id", "week"]) if not weekly.empty else pd.DataFrame()
+    if not weeks.empty:
+        weeks = weeks.rename(columns={"stage_id": "unit_id"})
+        weeks["week"] = weeks["week"].rank(method="dense").astype(int) - 1
+    ces = pd.concat(
+        [
+            frame[frame["question_type"] == "ces"].rename(columns={key: "unit_id"}).assign(level=level)
+            for frame, key, level in ((by_stage, "stage_id", "stage"), (by_point, "touchpoint_id", "touchpoint"))
+            if not frame.empty
+        ]
+        or [pd.DataFrame(columns=["unit_id", "level", "score", "n"])],
+        ignore_index=True,
+    )
+    responses = pd.concat(
+        [
+            frame.rename(columns={key: "unit_id"}).assign(level=level)
+            for frame, key, level in ((sent_stage, "stage_id", "stage"), (sent_point, "touchpoint_id", "touchpoint"))
+            if not frame.empty
+        ]
+        or [pd.DataFrame(columns=["unit_id", "level", "sent", "answered"])],
+        ignore_index=True,
+    )
+    drop_offs = reach[reach["continued"].notna()].astype({"continued": "int64"}) if not reach.empty else reach
+    return {
+        "units": units[units["stage_order"].notna()],
+        "weekly": weeks,
+        "ces": ces[["unit_id", "level", "score", "n"]],
+        "responses": responses[["unit_id", "level", "sent", "answered"]],
+        "drop_offs": drop_offs[["stage_id", "order", "reached", "continued"]] if not drop_offs.empty else drop_offs,
+    }
+
+
+def _attach_flags(report: JourneyReport, settings: friction.FrictionSettings, **frames: pd.DataFrame) -> None:
+    """Friction flags of the report's units (see :mod:`analytics.friction`)."""
+    flags = friction.detect(**_friction_inputs(report, **frames), settings=settings)
+    units = {(unit.level, unit.id): unit for unit in report.units()}
+    for flag in flags:
+        unit = units.get((flag.level, int(flag.unit_id)))
+        if unit is not None:
+            unit.flags.append(flag)
+
+
+def default_period(today: date, days: int = 90) -> tuple[date, date]:
+    """The last ``days`` days up to and including ``today``."""
+    return today - timedelta(days=days - 1), today
