@@ -27,7 +27,7 @@ from analytics.exports import report_csv
 from analytics.reports import JourneyReport, default_period, journey_report
 from surveys.models import Invitation, Survey
 from touchpoints.apis.base import id_field
-from touchpoints.models import Journey, validate_language_tag
+from touchpoints.models import Journey, Workspace, validate_language_tag
 
 #: The longest period one report may cover.
 PERIOD_MAX_DAYS = 731
@@ -120,10 +120,11 @@ class JourneyReportSerializer(serializers.Serializer):
 
 
 def _report(request: Request, journey_id: int) -> JourneyReport:
-    journey = get_object_or_404(Journey.objects.for_workspace(request.workspace), pk=journey_id)
+    workspace: Workspace = request.workspace  # type: ignore[attr-defined] # set by authentication
+    journey = get_object_or_404(Journey.objects.for_workspace(workspace), pk=journey_id)
     query = ReportQuerySerializer(data=request.query_params, context={"request": request})
     query.is_valid(raise_exception=True)
-    return journey_report(workspace=request.workspace, journey=journey, filters=query.filters())
+    return journey_report(workspace=workspace, journey=journey, filters=query.filters())
 
 
 class JourneyReportApi(APIView):
