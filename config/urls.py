@@ -13,6 +13,7 @@ from touchpoints.apis.events import SegmentApi
 urlpatterns = [
     path("", include("touchpoints.urls")),
     path("", include("surveys.urls")),
+    path("", include("analytics.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
