@@ -31,11 +31,13 @@ Design notes:
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from surveys.models import Survey
-from touchpoints.models import Touchpoint, Workspace
+from surveys.models import Response, Survey
+from touchpoints.models import Customer, Journey, Stage, TimestampedModel, Touchpoint, Workspace, WorkspaceQuerySet
 
 #: The dimensions an invitation rollup row is unique on (an answer rollup adds question type and score).
 INVITATION_DIMENSIONS = ("workspace", "day", "touchpoint", "survey", "channel", "language", "persona")
@@ -160,3 +162,268 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace_id}: complete until {self.complete_until}"
+
+
+# --- Closed loop: friction flags, follow-up cases, digests (issue 6) ---------------------------
+
+
+class FrictionFlagRecord(TimestampedModel):
+    """A friction flag of a stage or touchpoint (:mod:`analytics.friction`), kept while it lasts.
+
+    :mod:`analytics.alerts` refreshes the records of every active journey every hour
+    over a rolling window: a flag the report shows is **open** (``resolved_at`` empty)
+    and at most one open record exists per ``(journey, level, unit_id, kind)``; each
+    refresh that still shows it moves ``last_seen_at`` and takes the latest severity,
+    reason, evidence and window. A refresh that no longer shows it sets
+    ``resolved_at``; if it comes back later, that is a **new** record with a new
+    alert and a new case (the old one stays as history).
+
+    ``reason`` is written in the workspace's default language at the time of the
+    refresh (the report words it; the numbers are in ``evidence``). ``stage`` is the
+    flagged stage, or the flagged touchpoint's stage.
+
+    Alerting is tracked per record: ``alerted_at`` is set once every configured
+    channel (email to admins and designers, the workspace webhook) has taken the
+    alert; ``alert_emailed_at`` and ``alert_webhook_at`` say which channel already
+    did, so a retry (at the next refresh, after ``alert_claimed_at`` + a lease, at
+    most ``ALERT_MAX_ATTEMPTS`` tries) repeats only what failed.
+    """
+
+    class Level(models.TextChoices):
+        STAGE = "stage", _("Stage")
+        TOUCHPOINT = "touchpoint", _("Touchpoint")
+
+    # Indexed by (workspace, first_seen_at).
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="friction_flags", db_index=False)
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="friction_flags")
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    level = models.CharField(_("level"), max_length=10, choices=Level.choices)
+    #: The stage's or the touchpoint's id (as the report names the unit).
+    unit_id = models.BigIntegerField()
+    kind = models.CharField(_("kind"), max_length=24)
+    severity = models.CharField(_("severity"), max_length=8)
+    reason = models.TextField(_("reason"))
+    evidence = models.JSONField(_("evidence"), default=dict)
+    #: The report period (UTC days, both included) of the latest refresh that saw it.
+    window_since = models.DateField()
+    window_until = models.DateField()
+    first_seen_at = models.DateTimeField(_("first seen at"))
+    last_seen_at = models.DateTimeField(_("last seen at"))
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    alerted_at = models.DateTimeField(_("alerted at"), null=True, blank=True)
+    alert_claimed_at = models.DateTimeField(null=True, blank=True)
+    alert_attempts = models.PositiveSmallIntegerField(default=0)
+    alert_emailed_at = models.DateTimeField(null=True, blank=True)
+    alert_webhook_at = models.DateTimeField(null=True, blank=True)
+    alert_error = models.CharField(max_length=500, blank=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-first_seen_at", "-id"]
+        verbose_name = _("friction flag")
+        verbose_name_plural = _("friction flags")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["journey", "level", "unit_id", "kind"],
+                condition=Q(resolved_at__isnull=True),
+                name="friction_flag_open_once",
+            ),
+            models.CheckConstraint(condition=Q(level__in=["stage", "touchpoint"]), name="friction_flag_level_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "first_seen_at"], name="friction_flag_ws_first_seen"),
+            models.Index(fields=["workspace"], condition=Q(alerted_at__isnull=True), name="friction_flag_unalerted"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.level} {self.unit_id} ({self.severity})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class CaseSource(models.TextChoices):
+    DETRACTOR = "detractor", _("Detractor answer")
+    FLAG = "flag", _("Friction flag")
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    CLOSED = "closed", _("Closed")
+
+
+class FollowUpCase(TimestampedModel):
+    """Someone has to follow up: a detractor answered, or a friction flag appeared.
+
+    Opened by :mod:`analytics.cases` (detractors, one case per response: the unique
+    ``response``) and :mod:`analytics.alerts` (flags, one case per flag record).
+    ``owner_team`` is copied from the touchpoint when the case opens (for a stage
+    flag: the most common owner team of the stage's touchpoints), so renaming a team
+    later does not move open work. ``journey``, ``stage`` and ``touchpoint`` are where
+    it happened; deleting them keeps the case. ``question_type`` and ``score`` are
+    the detractor answer that opened it.
+
+    Times: ``opened_at`` (the case was created), ``followed_up_at`` (the first
+    note, or the first status change away from open, by a person or a key),
+    ``closed_at`` (set while closed; reopening clears it), ``due_at`` (by default
+    a few business days after opening, see :mod:`analytics.cases`).
+
+    Erasing a customer erases their cases with their responses (notes may describe them).
+    """
+
+    Source = CaseSource
+    Status = CaseStatus
+
+    # Indexed by (workspace, status, due_at); ``response`` and ``flag`` by their partial unique indexes.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="follow_up_cases", db_index=False)
+    source = models.CharField(_("source"), max_length=10, choices=CaseSource.choices)
+    status = models.CharField(_("status"), max_length=12, choices=CaseStatus.choices, default=CaseStatus.OPEN)
+    response = models.ForeignKey(
+        Response, on_delete=models.CASCADE, null=True, blank=True, related_name="follow_up_cases", db_index=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="follow_up_cases"
+    )
+    question_type = models.CharField(_("question type"), max_length=16, blank=True)
+    score = models.SmallIntegerField(_("score"), null=True, blank=True)
+    #: When the detractor answer was given.
+    feedback_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    flag = models.ForeignKey(
+        FrictionFlagRecord, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases", db_index=False
+    )
+    journey = models.ForeignKey(Journey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    stage = models.ForeignKey(Stage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    owner_team = models.CharField(_("owner team"), max_length=120, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_follow_up_cases",
+        verbose_name=_("assignee"),
+    )
+    due_at = models.DateTimeField(_("due"))
+    opened_at = models.DateTimeField(_("opened at"))
+    followed_up_at = models.DateTimeField(_("followed up at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name = _("follow-up case")
+        verbose_name_plural = _("follow-up cases")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response"], condition=Q(response__isnull=False), name="case_once_per_response"
+            ),
+            models.UniqueConstraint(fields=["flag"], condition=Q(flag__isnull=False), name="case_once_per_flag"),
+            models.CheckConstraint(condition=Q(source__in=CaseSource.values), name="case_source_valid"),
+            models.CheckConstraint(condition=Q(status__in=CaseStatus.values), name="case_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status=CaseStatus.CLOSED, closed_at__isnull=False)
+                | (~Q(status=CaseStatus.CLOSED) & Q(closed_at__isnull=True)),
+                name="case_closed_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(source=CaseSource.DETRACTOR) | Q(response__isnull=False),
+                name="case_detractor_has_response",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "status", "due_at"], name="case_ws_status_due"),
+            models.Index(fields=["workspace", "opened_at"], name="case_ws_opened"),
+            models.Index(fields=["workspace", "owner_team", "status"], name="case_ws_team_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.source} ({self.status})"
+
+
+class CaseNoteKind(models.TextChoices):
+    NOTE = "note", _("Note")
+    CHANGE = "change", _("Change")
+
+
+class CaseNote(models.Model):
+    """A note on a case, or a recorded change (``kind`` ``change``: status, assignee, due date).
+
+    ``changes`` maps a field to ``[old, new]`` (status values, user names, ISO
+    times), so the history is shown in the reader's language. ``author_label`` is the
+    user's name, or the API key's prefix, at the time of writing.
+    """
+
+    Kind = CaseNoteKind
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(FollowUpCase, on_delete=models.CASCADE, related_name="notes")
+    kind = models.CharField(max_length=8, choices=CaseNoteKind.choices, default=CaseNoteKind.NOTE)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author_label = models.CharField(max_length=150, blank=True)
+    text = models.TextField(_("note"), blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("case note")
+        verbose_name_plural = _("case notes")
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.kind}"
+
+
+class DetractorSweep(models.Model):
+    """Where the detractor sweep (:func:`analytics.cases.detractor_cases_open`) stands; one row (``pk`` 1).
+
+    Every answer with an id up to ``swept_through_id`` has been looked at.
+    ``checkpoint_id`` is the highest answer id seen at ``checkpoint_at``; once the
+    checkpoint is older than the commit lag, every answer up to it has committed, so
+    the sweep may move ``swept_through_id`` up to it.
+    """
+
+    swept_through_id = models.BigIntegerField(default=0)
+    checkpoint_id = models.BigIntegerField(default=0)
+    checkpoint_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("detractor sweep")
+        verbose_name_plural = _("detractor sweeps")
+
+    def __str__(self) -> str:
+        return f"swept through answer {self.swept_through_id}"
+
+
+class DigestDelivery(models.Model):
+    """The weekly digest of a workspace went out for the ISO week starting ``week_start``.
+
+    Written before sending (unique per workspace and week), so a redelivered or
+    repeated task never sends a week's digest twice; a crash between this row and
+    the send loses that week's digest (at most once).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    week_start = models.DateField()
+    sent_at = models.DateTimeField()
+    recipients = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-week_start"]
+        verbose_name = _("digest delivery")
+        verbose_name_plural = _("digest deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "week_start"], name="digest_once_per_week"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}: week of {self.week_start}"

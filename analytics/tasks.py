@@ -4,6 +4,17 @@
 (``CELERY_BEAT_SCHEDULE``). It is idempotent, so a redelivered or overlapping run
 only recomputes the same days again (runs of one workspace queue on its
 ``RollupState`` row).
+
+The closed loop (issue 6), all from beat and all idempotent:
+
+* ``analytics.open_detractor_cases`` (every minute): a case per new detractor
+  response (:func:`analytics.cases.detractor_cases_open`, batches until done or
+  out of time); the unique case per response makes a rerun a no-op.
+* ``analytics.refresh_flags`` (hourly): friction flags of every active journey
+  over the last 28 days, a case and one alert per new flag
+  (:func:`analytics.alerts.flag_monitoring_run`); a flag already open alerts no more.
+* ``analytics.send_weekly_digest`` (Mondays 07:00 UTC): the managers' digest
+  (:func:`analytics.alerts.digest_send_weekly`), once per workspace and week.
 """
 
 from __future__ import annotations
@@ -14,10 +25,15 @@ import time
 from celery import shared_task
 from django.db import OperationalError
 
+from analytics.alerts import digest_send_weekly, flag_monitoring_run
+from analytics.cases import detractor_cases_open
 from analytics.rollups import rollups_refresh
 from touchpoints.models import Workspace
 
 logger = logging.getLogger(__name__)
+
+#: One periodic detractor sweep stops taking new batches after this long; the next run goes on.
+SWEEP_BUDGET_SECONDS = 50
 
 
 @shared_task(name="analytics.refresh_rollups", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
@@ -33,3 +49,47 @@ def refresh_rollups(workspace_id: int | None = None) -> int:
         time.monotonic() - started,
     )
     return days
+
+
+@shared_task(
+    name="analytics.open_detractor_cases", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3
+)
+def open_detractor_cases() -> int:
+    """Open a follow-up case for each detractor response without one; returns the cases opened."""
+    started, opened, batches = time.monotonic(), 0, 0
+    while time.monotonic() - started < SWEEP_BUDGET_SECONDS:
+        result = detractor_cases_open()
+        opened, batches = opened + result.opened, batches + 1
+        if not result.is_full:
+            break
+    if opened:
+        logger.info("Detractor cases: %s opened in %s batches, %.2f s", opened, batches, time.monotonic() - started)
+    return opened
+
+
+@shared_task(name="analytics.refresh_flags", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def refresh_flags(workspace_id: int | None = None) -> int:
+    """Record the friction flags of one workspace (or all), open cases and alert new ones; returns flags opened."""
+    started = time.monotonic()
+    workspace = Workspace.objects.get(pk=workspace_id) if workspace_id is not None else None
+    result = flag_monitoring_run(workspace=workspace)
+    logger.info(
+        "Flags refreshed (workspace %s): %s journeys, %s new, %s still open, %s resolved, %s alerted in %.2f s",
+        workspace_id if workspace_id is not None else "all",
+        result.journeys,
+        result.opened,
+        result.seen,
+        result.resolved,
+        result.alerted,
+        time.monotonic() - started,
+    )
+    return result.opened
+
+
+@shared_task(name="analytics.send_weekly_digest")
+def send_weekly_digest() -> int:
+    """Email this week's digest to every workspace's managers (once per week); returns the emails sent."""
+    started = time.monotonic()
+    sent = digest_send_weekly()
+    logger.info("Weekly digests: %s emails in %.2f s", sent, time.monotonic() - started)
+    return sent

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("touchpoints.urls")),
     path("", include("surveys.urls")),
     path("", include("analytics.urls")),
+    path("", include("analytics.case_urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

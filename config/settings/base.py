@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -178,6 +179,7 @@ SPECTACULAR_SETTINGS = {
         "QuestionTypeEnum": "surveys.models.QuestionType.choices",
         "ConditionOperatorEnum": "surveys.models.ConditionOperator.choices",
         "DecisionOutcomeEnum": "surveys.models.DecisionOutcome.choices",
+        "CaseStatusEnum": "analytics.models.CaseStatus.choices",
     },
 }
 
@@ -209,6 +211,13 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-unevaluated-events": {"task": "surveys.sweep_events", "schedule": 60.0},
     "dispatch-due-invitations": {"task": "surveys.dispatch_invitations", "schedule": 20.0},
     "refresh-analytics-rollups": {"task": "analytics.refresh_rollups", "schedule": 15 * 60.0},
+    # The closed loop: a case per detractor, flags (each alerted once), the managers' weekly digest.
+    "open-detractor-cases": {"task": "analytics.open_detractor_cases", "schedule": 60.0},
+    "refresh-friction-flags": {"task": "analytics.refresh_flags", "schedule": crontab(minute=7)},
+    "send-weekly-digest": {
+        "task": "analytics.send_weekly_digest",
+        "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 

@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('surveys', '0003_trigger_rules'),
-        ('touchpoints', '0004_workspace_contact_webhook_customer_unsubscribe'),
+        ("surveys", "0003_trigger_rules"),
+        ("touchpoints", "0004_workspace_contact_webhook_customer_unsubscribe"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='answer',
-            index=models.Index(fields=['workspace', 'created_at'], name='surveys_ans_workspa_200f88_idx'),
+            model_name="answer",
+            index=models.Index(fields=["workspace", "created_at"], name="surveys_ans_workspa_200f88_idx"),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(fields=['workspace', 'sent_at'], name='surveys_inv_workspa_32e3cb_idx'),
+            model_name="invitation",
+            index=models.Index(fields=["workspace", "sent_at"], name="surveys_inv_workspa_32e3cb_idx"),
         ),
     ]
