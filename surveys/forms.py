@@ -10,7 +10,15 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import ApplicationError
-from surveys.models import SCALES, Invitation, Question, Survey
+from surveys.models import (
+    SCALES,
+    TARGET_HALF_WIDTH_RANGE,
+    Invitation,
+    PrecisionPeriod,
+    Question,
+    SamplingMode,
+    Survey,
+)
 from surveys.survey_templates import TEMPLATES
 from surveys.texts import CHOICE_TYPES, QUESTION_TEXT_FIELDS, SURVEY_TEXT_FIELDS, option_label, text_for
 from touchpoints.forms import ServiceForm
@@ -337,8 +345,43 @@ class TriggerRuleForm(ServiceForm):
         choices=[("minutes", _("minutes")), ("hours", _("hours")), ("days", _("days"))],
         initial="hours",
     )
+    sampling_mode = forms.ChoiceField(
+        label=_("Sampling mode"),
+        choices=SamplingMode.choices,
+        initial=SamplingMode.FIXED,
+        required=False,  # absent: fixed rate
+        widget=forms.RadioSelect,
+        help_text=_(
+            "Fixed rate: invite this share of eligible events. Target precision: invite just enough customers "
+            "for each period's NPS interval to reach the target below, then stop until the next period."
+        ),
+    )
     sampling_percent = forms.DecimalField(
-        label=_("Sampling (percent of eligible events)"), min_value=0, max_value=100, decimal_places=2, initial=100
+        label=_("Sampling (percent of eligible events)"),
+        min_value=0,
+        max_value=100,
+        decimal_places=2,
+        initial=100,
+        help_text=_("With target precision: the most it may invite, and the fixed rate its savings are compared with."),
+    )
+    target_half_width = forms.DecimalField(
+        label=_("Target precision (± NPS points)"),
+        min_value=TARGET_HALF_WIDTH_RANGE[0],
+        max_value=TARGET_HALF_WIDTH_RANGE[1],
+        decimal_places=1,
+        required=False,
+        help_text=_(
+            "Target precision only: e.g. 10 for an NPS known within ±10 points (95% interval). "
+            "Halving it needs about four times the answers."
+        ),
+    )
+    precision_period_days = forms.TypedChoiceField(
+        label=_("Precision period"),
+        choices=PrecisionPeriod.choices,
+        coerce=int,
+        initial=PrecisionPeriod.WEEK,
+        required=False,  # absent: a week
+        help_text=_("Target precision only: the target holds for each period (UTC; a week is Monday to Sunday)."),
     )
     conditions = forms.CharField(
         label=_("Conditions"),
@@ -392,7 +435,10 @@ class TriggerRuleForm(ServiceForm):
             "fallback_channel": rule.fallback_channel,
             "delay": delay,
             "delay_unit": unit,
+            "sampling_mode": rule.sampling_mode,
             "sampling_percent": round(rule.sampling_rate * 100, 2),
+            "target_half_width": rule.target_half_width,
+            "precision_period_days": rule.precision_period_days,
             "conditions": format_conditions(rule.conditions),
             "recontact_days": rule.recontact_days,
             "daily_cap": rule.daily_cap,
@@ -403,6 +449,13 @@ class TriggerRuleForm(ServiceForm):
 
     def clean_conditions(self) -> list[dict[str, Any]]:
         return parse_conditions(self.cleaned_data["conditions"])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        precise = cleaned.get("sampling_mode") == SamplingMode.PRECISION
+        if precise and "target_half_width" not in self.errors and cleaned.get("target_half_width") is None:
+            self.add_error("target_half_width", _("Give the target precision, in NPS points (e.g. 10 for ±10)."))
+        return cleaned
 
     def add_application_error(self, error: ApplicationError) -> None:
         """``conditions.2.value`` from the service becomes "Line 3: …" on the conditions field."""
@@ -423,6 +476,9 @@ class TriggerRuleForm(ServiceForm):
             "fallback_channel": data["fallback_channel"],
             "delay_minutes": data["delay"] * self.UNITS[data["delay_unit"]],
             "sampling_rate": float(data["sampling_percent"]) / 100,
+            "sampling_mode": data["sampling_mode"] or SamplingMode.FIXED,
+            "target_half_width": None if data["target_half_width"] is None else float(data["target_half_width"]),
+            "precision_period_days": data["precision_period_days"] or PrecisionPeriod.WEEK,
             "conditions": data["conditions"],
             "recontact_days": data["recontact_days"],
             "daily_cap": data["daily_cap"],

@@ -243,6 +243,25 @@ class ConditionOperator(models.TextChoices):
     EXISTS = "exists", _("exists")
 
 
+class SamplingMode(models.TextChoices):
+    FIXED = "fixed", _("Fixed rate")
+    PRECISION = "precision", _("Target precision")
+
+
+class PrecisionPeriod(models.IntegerChoices):
+    """Lengths of a target-precision period, in days (UTC days; 7 and 14 are whole ISO weeks)."""
+
+    DAY = 1, _("day")
+    WEEK = 7, _("week")
+    TWO_WEEKS = 14, _("two weeks")
+    THIRTY_DAYS = 30, _("30 days")
+    THIRTEEN_WEEKS = 91, _("13 weeks")
+
+
+#: The target half-width of the NPS interval a precision rule may ask for, in NPS points.
+TARGET_HALF_WIDTH_RANGE = (2.0, 50.0)
+
+
 class TriggerRule(TimestampedModel):
     """When an event of ``touchpoint`` happens, invite its customer to ``survey``.
 
@@ -252,9 +271,15 @@ class TriggerRule(TimestampedModel):
     invited, decided by a hash (:mod:`surveys.triggers`), so re-evaluating decides the same.
     Quiet hours are in the customer's time zone (the workspace's when unknown); an invitation
     due inside them is postponed to their end, never dropped.
+
+    In ``precision`` sampling mode (:mod:`surveys.precision`) the rule invites just enough
+    customers per ``precision_period_days`` for the period's NPS interval to be at most
+    ``±target_half_width`` points wide; ``sampling_rate`` is then the most it may invite, and
+    the fixed rate its savings are measured against.
     """
 
     Operator = ConditionOperator
+    Mode = SamplingMode
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="trigger_rules", verbose_name=_("survey"))
@@ -281,6 +306,19 @@ class TriggerRule(TimestampedModel):
     )
     quiet_hours_start = models.TimeField(_("quiet hours from"), null=True, blank=True)
     quiet_hours_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
+    sampling_mode = models.CharField(
+        _("sampling mode"), max_length=10, choices=SamplingMode.choices, default=SamplingMode.FIXED
+    )
+    #: Precision mode: the NPS interval's half-width to reach per period, in NPS points (±10 → 10).
+    target_half_width = models.FloatField(
+        _("target precision (± NPS points)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(TARGET_HALF_WIDTH_RANGE[0]), MaxValueValidator(TARGET_HALF_WIDTH_RANGE[1])],
+    )
+    precision_period_days = models.PositiveSmallIntegerField(
+        _("precision period (days)"), choices=PrecisionPeriod.choices, default=PrecisionPeriod.WEEK
+    )
 
     objects = WorkspaceQuerySet.as_manager()
 
@@ -297,6 +335,21 @@ class TriggerRule(TimestampedModel):
                 condition=Q(quiet_hours_start__isnull=True, quiet_hours_end__isnull=True)
                 | Q(quiet_hours_start__isnull=False, quiet_hours_end__isnull=False),
                 name="trigger_rule_quiet_hours_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_half_width__isnull=True)
+                | Q(
+                    target_half_width__gte=TARGET_HALF_WIDTH_RANGE[0], target_half_width__lte=TARGET_HALF_WIDTH_RANGE[1]
+                ),
+                name="trigger_rule_target_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(sampling_mode=SamplingMode.PRECISION) | Q(target_half_width__isnull=False),
+                name="trigger_rule_precision_has_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(precision_period_days__in=PrecisionPeriod.values),
+                name="trigger_rule_precision_period",
             ),
         ]
         indexes = [models.Index(fields=["workspace", "touchpoint", "is_active"])]
@@ -315,6 +368,8 @@ class DecisionOutcome(models.TextChoices):
     DAILY_CAP = "daily_cap", _("Daily cap reached")
     NO_CHANNEL = "no_channel", _("No channel reaches the customer")
     STALE = "stale", _("Event too old")
+    PRECISION_REACHED = "precision_reached", _("Target precision reached")
+    PRECISION_PENDING = "precision_pending", _("Enough invitations out for the target precision")
 
 
 class TriggerDecision(models.Model):

@@ -2,14 +2,17 @@
 
 ``/trigger-rules/`` is CRUD for designers and admins (every role reads);
 ``/trigger-rules/<id>/outcomes/?since=&until=`` counts a rule's decisions by
-outcome over a period; ``/trigger-decisions/?customer=<external id>`` answers
-"why did this customer not get a survey?".
+outcome over a period and, for a target-precision rule, reports the precision
+period holding ``until``: the interval reached and the invitations saved against
+the rule's fixed rate (:func:`surveys.precision.precision_reports`);
+``/trigger-decisions/?customer=<external id>`` answers "why did this customer not
+get a survey?".
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Model
 from django.utils import timezone
@@ -21,8 +24,17 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
-from surveys import rules
-from surveys.models import ConditionOperator, DecisionOutcome, Invitation, TriggerDecision, TriggerRule
+from surveys import precision, rules
+from surveys.models import (
+    TARGET_HALF_WIDTH_RANGE,
+    ConditionOperator,
+    DecisionOutcome,
+    Invitation,
+    PrecisionPeriod,
+    SamplingMode,
+    TriggerDecision,
+    TriggerRule,
+)
 from touchpoints.apis.base import CrudViewSet, IdFilter, ListMixin, RetrieveMixin, WorkspaceViewSet, id_field
 
 #: The longest period one outcome count may cover.
@@ -48,6 +60,26 @@ class TriggerRuleInputSerializer(serializers.Serializer):
     fallback_channel = serializers.ChoiceField(choices=Invitation.Channel.choices, required=False, allow_blank=True)
     quiet_hours_start = serializers.TimeField(required=False, allow_null=True, help_text=_("e.g. 21:00"))
     quiet_hours_end = serializers.TimeField(required=False, allow_null=True, help_text=_("e.g. 08:00"))
+    sampling_mode = serializers.ChoiceField(
+        choices=SamplingMode.choices,
+        default=SamplingMode.FIXED,
+        help_text=_(
+            "fixed: invite sampling_rate of eligible events. precision: invite just enough for the NPS interval "
+            "of each period to reach ±target_half_width, never more than sampling_rate."
+        ),
+    )
+    target_half_width = serializers.FloatField(
+        min_value=TARGET_HALF_WIDTH_RANGE[0],
+        max_value=TARGET_HALF_WIDTH_RANGE[1],
+        required=False,
+        allow_null=True,
+        help_text=_("Precision mode: the NPS interval's half-width to reach per period, in NPS points (10 for ±10)."),
+    )
+    precision_period_days = serializers.ChoiceField(
+        choices=PrecisionPeriod.choices,
+        default=PrecisionPeriod.WEEK,
+        help_text=_("Precision mode: the period the target holds for, in UTC days (7: ISO weeks)."),
+    )
 
 
 class TriggerRuleOutputSerializer(serializers.ModelSerializer):
@@ -73,6 +105,9 @@ class TriggerRuleOutputSerializer(serializers.ModelSerializer):
             "fallback_channel",
             "quiet_hours_start",
             "quiet_hours_end",
+            "sampling_mode",
+            "target_half_width",
+            "precision_period_days",
             "created_at",
             "updated_at",
         ]
@@ -85,7 +120,7 @@ class TriggerRuleFilter(filters.FilterSet):
 
     class Meta:
         model = TriggerRule
-        fields = ["survey", "touchpoint", "journey", "is_active", "channel"]
+        fields = ["survey", "touchpoint", "journey", "is_active", "channel", "sampling_mode"]
 
 
 class PeriodSerializer(serializers.Serializer):
@@ -104,12 +139,33 @@ class PeriodSerializer(serializers.Serializer):
         return {"since": since, "until": until}
 
 
+class PrecisionReportSerializer(serializers.Serializer):
+    period_start = serializers.DateTimeField(help_text=_("The precision period holding `until` (UTC)."))
+    period_end = serializers.DateTimeField()
+    target_half_width = serializers.FloatField()
+    answers = serializers.IntegerField(help_text=_("NPS answers through this rule's invitations in the period."))
+    nps = serializers.FloatField(allow_null=True)
+    half_width = serializers.FloatField(
+        allow_null=True, help_text=_("Half-width of the 95% adjusted-Wald interval, in NPS points.")
+    )
+    is_reached = serializers.BooleanField()
+    invited = serializers.IntegerField()
+    eligible = serializers.IntegerField(help_text=_("Events that passed conditions and throttles."))
+    fixed_rate = serializers.FloatField(help_text=_("The rule's sampling rate: its ceiling, and the comparison."))
+    fixed_rate_invitations = serializers.IntegerField(help_text=_("fixed_rate × eligible, rounded."))
+    saved = serializers.IntegerField(help_text=_("fixed_rate_invitations − invited; negative if more were made."))
+    saved_percent = serializers.FloatField(allow_null=True)
+
+
 class OutcomeCountsSerializer(serializers.Serializer):
     rule = serializers.IntegerField()
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     counts = serializers.DictField(
         child=serializers.IntegerField(), help_text=_("Decisions per outcome; every outcome is present.")
+    )
+    precision = PrecisionReportSerializer(
+        allow_null=True, help_text=_("Target-precision rules only: the period holding `until`.")
     )
 
 
@@ -144,13 +200,21 @@ class TriggerRuleViewSet(CrudViewSet):
     )
     @action(detail=True, methods=["get"])
     def outcomes(self, request: Request, pk: str) -> ApiResponse:
-        rule = self.get_object()
+        rule = cast(TriggerRule, self.get_object())
         period = PeriodSerializer(data=request.query_params)
         period.is_valid(raise_exception=True)
         since: datetime = period.validated_data["since"]
         until: datetime = period.validated_data["until"]
         counts = rules.rule_outcome_counts(workspace=request.workspace, since=since, until=until, rule_ids=[rule.pk])
-        return ApiResponse({"rule": rule.pk, "since": since, "until": until, "counts": counts[rule.pk]})
+        report = precision.precision_reports(rules=[rule], at=until).get(rule.pk)
+        body = {
+            "rule": rule.pk,
+            "since": since,
+            "until": until,
+            "counts": counts[rule.pk],
+            "precision": report.as_dict() if report else None,
+        }
+        return ApiResponse(OutcomeCountsSerializer(body).data)
 
 
 class TriggerDecisionOutputSerializer(serializers.ModelSerializer):

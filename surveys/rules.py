@@ -5,6 +5,11 @@ Conditions are validated here, so the engine (:mod:`surveys.triggers`) can trust
 their shape: a field ``properties.<path>`` or ``traits.<path>``, a known operator,
 and a value that fits it (a list for ``in``, a number for ``gt``/``lt``, nothing
 for ``exists``, a scalar otherwise).
+
+A rule in target-precision mode (:mod:`surveys.precision`) needs a target, a
+survey with an NPS question (what the precision is measured on) and a sampling rate
+above 0 (its ceiling). A fixed-rate rule keeps a target it had, unused, so switching
+back and forth loses nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from surveys.models import (
     ConditionOperator,
     DecisionOutcome,
     Invitation,
+    Question,
+    SamplingMode,
     Survey,
     TriggerDecision,
     TriggerRule,
 )
+from surveys.precision import first_nps_question
 from touchpoints.models import Touchpoint, Workspace
 from touchpoints.services.common import lock_in_workspace, model_clean, save_or_raise
 
@@ -47,6 +55,9 @@ RULE_FIELDS = {
     "fallback_channel",
     "quiet_hours_start",
     "quiet_hours_end",
+    "sampling_mode",
+    "target_half_width",
+    "precision_period_days",
 }
 
 
@@ -128,6 +139,25 @@ def _check_channels(rule: TriggerRule) -> None:
         raise ApplicationError.for_field("quiet_hours_end", _("Quiet hours must end at another time than they start."))
 
 
+def _check_precision(rule: TriggerRule) -> None:
+    if rule.sampling_mode != SamplingMode.PRECISION:
+        return
+    if rule.target_half_width is None:
+        raise ApplicationError.for_field(
+            "target_half_width", _("Give the target precision, in NPS points (e.g. 10 for ±10).")
+        )
+    if not rule.sampling_rate:
+        raise ApplicationError.for_field(
+            "sampling_rate",
+            _("In target precision mode the sampling rate is the most it may invite: give more than 0."),
+        )
+    has_nps = Question.objects.filter(survey_id=rule.survey_id, type=Question.Type.NPS, is_archived=False).exists()
+    if not has_nps:
+        raise ApplicationError.for_field(
+            "sampling_mode", _("Target precision is measured on an NPS question, and this survey has none.")
+        )
+
+
 def _rule_taken() -> ApplicationError:
     return ApplicationError.for_field("touchpoint", _("This survey already has a rule for this touchpoint."))
 
@@ -173,6 +203,7 @@ def rule_create(*, workspace: Workspace, survey_id: int, touchpoint_id: int, dat
     rule = TriggerRule(workspace=workspace, survey=survey, touchpoint=touchpoint, **values)
     model_clean(rule, exclude=["workspace", "survey", "touchpoint", "conditions"])
     _check_channels(rule)
+    _check_precision(rule)
     if TriggerRule.objects.filter(survey=survey, touchpoint=touchpoint).exists():
         raise _rule_taken()
     save_or_raise(rule, _rule_taken())
@@ -191,6 +222,7 @@ def rule_update(*, workspace: Workspace, rule_id: int, data: Mapping[str, Any]) 
         setattr(rule, name, value)
     model_clean(rule, exclude=["workspace", "survey", "touchpoint", "conditions"])
     _check_channels(rule)
+    _check_precision(rule)
     rule.save()
     return rule
 
@@ -230,7 +262,12 @@ def decisions_for(*, workspace: Workspace) -> QuerySet[TriggerDecision]:
 
 
 def rules_for(*, workspace: Workspace) -> QuerySet[TriggerRule]:
-    return TriggerRule.objects.for_workspace(workspace).select_related("survey", "touchpoint__stage")
+    """Rules with their survey and stage, and ``nps_question_id`` (what a precision rule measures)."""
+    return (
+        TriggerRule.objects.for_workspace(workspace)
+        .select_related("survey", "touchpoint__stage")
+        .annotate(nps_question_id=first_nps_question())
+    )
 
 
 def channel_summary(rule: TriggerRule) -> str:

@@ -2,7 +2,10 @@
 
 Every role sees the rules and what they decided over a period (invited, and why
 not); designers and admins add, change and delete rules. The "why not?" lookup
-lists one customer's recent decisions.
+lists one customer's recent decisions. A target-precision rule also shows its
+current period: the NPS interval reached against the target, and the invitations
+saved against its fixed rate (:func:`surveys.precision.precision_reports`, two
+queries for all of them).
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from surveys import rules
+from surveys import precision, rules
 from surveys.forms import DecisionLookupForm, TriggerRuleForm
-from surveys.models import DecisionOutcome, Survey, TriggerRule
+from surveys.models import DecisionOutcome, PrecisionPeriod, SamplingMode, Survey, TriggerRule
 from touchpoints import selectors as touchpoint_selectors
 from touchpoints.models import Journey, Role, Stage, Touchpoint
 from touchpoints.permissions import workspace_member_required
@@ -43,6 +47,83 @@ def delay_text(minutes: int) -> str:
         hours = minutes // 60
         return ngettext("after %(n)d hour", "after %(n)d hours", hours) % {"n": hours}
     return ngettext("after %(n)d minute", "after %(n)d minutes", minutes) % {"n": minutes}
+
+
+def _number(value: float, digits: int) -> str:
+    """Rounded, in the language's format (``number_format`` alone truncates: 0.29 × 100 would be "28")."""
+    return number_format(round(value, digits), digits)
+
+
+def period_text(days: int) -> str:
+    """``per week``, ``per day``, ``per 30 days``: one phrase per period choice (plural forms vary by language)."""
+    phrases = {
+        PrecisionPeriod.DAY: _("per day"),
+        PrecisionPeriod.WEEK: _("per week"),
+        PrecisionPeriod.TWO_WEEKS: _("per two weeks"),
+        PrecisionPeriod.THIRTY_DAYS: _("per 30 days"),
+        PrecisionPeriod.THIRTEEN_WEEKS: _("per 13 weeks"),
+    }
+    return phrases.get(days, "") or ngettext("per %(n)d day", "per %(n)d days", days) % {"n": days}
+
+
+def precision_lines(rule: TriggerRule, report: precision.PrecisionReport | None) -> list[str]:
+    """What a target-precision rule says on the page: its target, this period's interval, the saving."""
+    percent = _number(rule.sampling_rate * 100, 0)
+    lines = [
+        _("Target precision ±%(target)s NPS points %(period)s, at most %(percent)s%% sampled")
+        % {
+            "target": _number(rule.target_half_width or 0, 1),
+            "period": period_text(rule.precision_period_days),
+            "percent": percent,
+        }
+    ]
+    if report is None:
+        return lines
+    if getattr(rule, "nps_question_id", True) is None:
+        lines.append(_("The survey has no NPS question to measure: sampling at the fixed rate."))
+        return lines
+    values = {"half_width": _number(report.half_width or 0, 1), "n": report.answers}
+    if report.half_width is None:
+        lines.append(_("This period: no answers yet."))
+    elif report.is_reached:
+        lines.append(
+            ngettext(
+                "This period: ±%(half_width)s NPS points from %(n)d answer, target reached",
+                "This period: ±%(half_width)s NPS points from %(n)d answers, target reached",
+                report.answers,
+            )
+            % values
+        )
+    else:
+        lines.append(
+            ngettext(
+                "This period: ±%(half_width)s NPS points from %(n)d answer, target not reached yet",
+                "This period: ±%(half_width)s NPS points from %(n)d answers, target not reached yet",
+                report.answers,
+            )
+            % values
+        )
+    if not report.eligible:
+        return lines
+    if report.saved >= 0:
+        lines.append(
+            ngettext(
+                "Saved %(n)d invitation (%(share)s%%) against sampling %(percent)s%% this period",
+                "Saved %(n)d invitations (%(share)s%%) against sampling %(percent)s%% this period",
+                report.saved,
+            )
+            % {"n": report.saved, "share": _number(report.saved_percent or 0, 0), "percent": percent}
+        )
+    else:
+        lines.append(
+            ngettext(
+                "%(n)d invitation more than sampling %(percent)s%% this period",
+                "%(n)d invitations more than sampling %(percent)s%% this period",
+                -report.saved,
+            )
+            % {"n": -report.saved, "percent": percent}
+        )
+    return lines
 
 
 def _journeys(request: HttpRequest) -> list[Journey]:
@@ -72,15 +153,20 @@ def trigger_map(request: HttpRequest) -> HttpResponse:
     journey = next((j for j in journeys if str(j.pk) == journey_id), journeys[0] if journeys else None)
     days = int(request.GET["days"]) if request.GET.get("days") in {str(p) for p in PERIODS} else 30
     stages = _map(request, journey) if journey else []
-    rule_ids = [rule.pk for stage in stages for point in stage.points for rule in point.rules]
+    all_rules = [rule for stage in stages for point in stage.points for rule in point.rules]
+    rule_ids = [rule.pk for rule in all_rules]
     now = timezone.now()
     counts = rules.rule_outcome_counts(
         workspace=request.workspace, since=now - timedelta(days=days), until=now, rule_ids=rule_ids
     )
+    reports = precision.precision_reports(rules=all_rules, at=now)
     for stage in stages:
         for point in stage.points:
             for rule in point.rules:
                 rule.counts = counts[rule.pk]
+                rule.precision_lines = (
+                    precision_lines(rule, reports.get(rule.pk)) if rule.sampling_mode == SamplingMode.PRECISION else []
+                )
                 rule.not_invited = [
                     (DecisionOutcome(outcome).label, n)
                     for outcome, n in counts[rule.pk].items()

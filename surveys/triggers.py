@@ -7,12 +7,15 @@ fixed number of queries, whatever the batch size:
 1. lock the batch's unevaluated events (``skip_locked``: an event another
    evaluation holds is that evaluation's business, never decided twice);
 2. load the active rules of their touchpoints (of active surveys);
-3. lock the rules that have a daily cap, then the customers involved, in a fixed
-   order (``workspace, external_id``, the order ingestion locks them in), so two
-   evaluations touching one customer run one after the other and cannot both pass
-   a throttle, and neither deadlocks with an ingest;
-4. read every throttle at once: the last invitation per customer and survey, and
-   today's invitations per capped rule;
+3. lock the rules that have a daily cap or sample for a target precision, then the
+   customers involved, in a fixed order (``workspace, external_id``, the order
+   ingestion locks them in), so two evaluations touching one customer run one after
+   the other and cannot both pass a throttle, two evaluations of one capped or
+   precision rule cannot both spend its cap or budget, and neither deadlocks with an
+   ingest;
+4. read every throttle at once: the last invitation per customer and survey,
+   today's invitations per capped rule, and the period counts of the precision rules
+   (three grouped queries, :func:`surveys.precision.period_states`);
 5. decide each pair in event order, updating the throttles in memory as it goes,
    so two events of one customer in one batch give one invitation;
 6. bulk-insert the decisions and invitations (each unique per ``(event, rule)``,
@@ -25,6 +28,12 @@ backfill of old events must not survey anyone), survey recontact period,
 workspace contact policy, sampling, daily cap, channel. Sampling comes after the
 throttles, so a rule's rate is the share of *eligible* events invited, and it is a
 hash of rule, customer and event, so re-evaluating decides the same.
+
+A rule in target-precision mode (:mod:`surveys.precision`) samples with the same hash
+against a rate planned per batch from its period's counts, and its sampling step has
+two more outcomes: ``precision_reached`` (this period's NPS interval is already as
+narrow as the target) and ``precision_pending`` (enough invitations are out to reach
+it). Given the same database state and ``now`` it decides the same; see that module.
 
 Nothing here sends anything: invitations are created ``scheduled`` with their
 ``send_at`` (delay, then quiet hours) and the dispatcher (:mod:`surveys.dispatch`)
@@ -46,10 +55,12 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from surveys import precision
 from surveys.invitations import IMMEDIATE_CHANNELS, new_token
 from surveys.models import (
     DecisionOutcome,
     Invitation,
+    SamplingMode,
     Survey,
     TriggerDecision,
     TriggerRule,
@@ -279,7 +290,7 @@ def _decide(events: list[TouchpointEvent], now: datetime) -> tuple[list[TriggerD
     touchpoint_ids = {event.touchpoint_id for event in events if event.touchpoint_id and event.customer_id}
     if not touchpoint_ids:
         return [], []
-    rules = list(
+    rules: list[TriggerRule] = list(
         TriggerRule.objects.filter(
             touchpoint_id__in=touchpoint_ids,
             workspace_id__in={event.workspace_id for event in events},
@@ -287,6 +298,7 @@ def _decide(events: list[TouchpointEvent], now: datetime) -> tuple[list[TriggerD
             survey__status=Survey.Status.ACTIVE,
         )
         .select_related("survey")
+        .annotate(nps_question_id=precision.first_nps_question())
         .order_by("pk")
     )
     if not rules:
@@ -303,10 +315,10 @@ def _decide(events: list[TouchpointEvent], now: datetime) -> tuple[list[TriggerD
     if not candidates:
         return [], []
     workspaces = Workspace.objects.in_bulk({rule.workspace_id for rule in rules})
-    # Locks, always in this order: capped rules, then customers (the order ingestion uses).
-    capped_ids = sorted(rule.pk for rule in rules if rule.daily_cap)
-    if capped_ids:
-        list(TriggerRule.objects.select_for_update().filter(pk__in=capped_ids).order_by("pk").values_list("pk"))
+    # Locks, always in this order: capped and precision rules, then customers (the order ingestion uses).
+    budgeted_ids = sorted(rule.pk for rule in rules if rule.daily_cap or rule.sampling_mode == SamplingMode.PRECISION)
+    if budgeted_ids:
+        list(TriggerRule.objects.select_for_update().filter(pk__in=budgeted_ids).order_by("pk").values_list("pk"))
     customers = {
         customer.pk: customer
         for customer in Customer.objects.select_for_update(no_key=True)  # event inserts (FK checks) need not wait
@@ -314,6 +326,7 @@ def _decide(events: list[TouchpointEvent], now: datetime) -> tuple[list[TriggerD
         .order_by("workspace_id", "external_id")
     }
     throttles = _Throttles(customers, rules, workspaces, now)
+    budgets = precision.budgets_for(rules, now)
 
     decisions: list[TriggerDecision] = []
     invitations: list[Invitation] = []
@@ -339,8 +352,8 @@ def _decide(events: list[TouchpointEvent], now: datetime) -> tuple[list[TriggerD
             outcome = DecisionOutcome.SURVEY_RECONTACT
         elif throttles.contacted_recently(customer.pk, send_at, workspace.contact_policy_days):
             outcome = DecisionOutcome.CONTACT_POLICY
-        elif sample_point(rule.pk, customer.pk, event.pk) >= rule.sampling_rate:
-            outcome = DecisionOutcome.SAMPLED_OUT
+        elif (sampled := _sampling_outcome(rule, budgets.get(rule.pk), customer.pk, event.pk)) is not None:
+            outcome = sampled
         elif rule.daily_cap and throttles.today[rule.pk] >= rule.daily_cap:
             outcome = DecisionOutcome.DAILY_CAP
         elif channel is None:
@@ -349,6 +362,8 @@ def _decide(events: list[TouchpointEvent], now: datetime) -> tuple[list[TriggerD
             outcome = DecisionOutcome.INVITED
             throttles.note(customer.pk, rule.survey_id, send_at)
             throttles.today[rule.pk] += 1
+            if rule.pk in budgets:
+                budgets[rule.pk].spend()
             invitations.append(_invitation(event, rule, customer, channel, send_at, now))
         decisions.append(
             TriggerDecision(
@@ -361,6 +376,19 @@ def _decide(events: list[TouchpointEvent], now: datetime) -> tuple[list[TriggerD
             )
         )
     return decisions, invitations
+
+
+def _sampling_outcome(
+    rule: TriggerRule, budget: precision.Budget | None, customer_id: int, event_id: int
+) -> DecisionOutcome | None:
+    """What stops this event at the sampling step: the fixed rate, or a precision rule's budget (none: go on).
+
+    A precision rule without a plan (its survey lost its NPS question) samples at its fixed rate.
+    """
+    point = sample_point(rule.pk, customer_id, event_id)
+    if budget is not None:
+        return budget.outcome(point)
+    return DecisionOutcome.SAMPLED_OUT if point >= rule.sampling_rate else None
 
 
 def _invitation(

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from surveys import services
 from surveys.models import TriggerRule
+from surveys.precision import period_bounds
 from surveys.triggers import events_evaluate
 from tests.touchpoints.factories import TouchpointEventNameFactory, TouchpointFactory
 from tests.touchpoints.test_apis import assert_error
@@ -91,6 +92,13 @@ def test_create_read_update_delete(admin_api, survey, touchpoint):
         ({"quiet_hours_start": "08:00", "quiet_hours_end": "08:00"}, "quiet_hours_end"),
         ({"survey": 10**30}, "survey"),
         ({"touchpoint": 999999}, "touchpoint"),
+        ({"sampling_mode": "adaptive"}, "sampling_mode"),
+        ({"sampling_mode": "precision"}, "target_half_width"),
+        ({"sampling_mode": "precision", "target_half_width": None}, "target_half_width"),
+        ({"sampling_mode": "precision", "target_half_width": 1}, "target_half_width"),
+        ({"target_half_width": 51}, "target_half_width"),
+        ({"precision_period_days": 5}, "precision_period_days"),
+        ({"sampling_mode": "precision", "target_half_width": 10, "sampling_rate": 0}, "sampling_rate"),
     ],
 )
 def test_bad_rules_are_field_errors(admin_api, survey, touchpoint, extra, field):
@@ -189,3 +197,76 @@ def test_decision_list_query_count_is_flat(admin_api, workspace, survey, touchpo
             RULES, rule_payload(survey, TouchpointFactory(workspace=workspace, stage=touchpoint.stage)), format="json"
         )
     assert rules_list() == before
+
+
+def test_a_precision_rule_reports_its_period_and_saving_in_the_outcomes(admin_api, workspace, survey, touchpoint):
+    payload = rule_payload(
+        survey,
+        touchpoint,
+        sampling_mode="precision",
+        target_half_width=7.5,
+        precision_period_days=14,
+        sampling_rate=0.4,
+    )
+    response = admin_api.post(RULES, payload, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["sampling_mode"], body["target_half_width"], body["precision_period_days"]) == ("precision", 7.5, 14)
+    assert body["sampling_rate"] == 0.4
+    items = [
+        {"event": "order_delivered", "user_id": f"c{n}", "traits": {"email": f"c{n}@example.com"}} for n in range(20)
+    ]
+    events_evaluate(event_ids=events_ingest(workspace=workspace, items=items).event_ids)
+
+    response = admin_api.get(reverse("api:trigger-rule-outcomes", args=[body["id"]]))
+    assert response.status_code == 200, response.content
+    report = response.json()["precision"]
+    invited = response.json()["counts"]["invited"]
+    assert 0 < invited < 20  # no answers yet: at the 40% ceiling, by hash
+    assert report["target_half_width"] == 7.5
+    assert (report["answers"], report["half_width"], report["nps"], report["is_reached"]) == (0, None, None, False)
+    assert (report["eligible"], report["invited"], report["fixed_rate"]) == (20, invited, 0.4)
+    assert report["fixed_rate_invitations"] == 8
+    assert report["saved"] == 8 - invited
+    start, end = period_bounds(timezone.now(), 14)
+    assert (report["period_start"], report["period_end"]) == (
+        start.isoformat().replace("+00:00", "Z"),
+        end.isoformat().replace("+00:00", "Z"),
+    )
+
+    fixed_id = admin_api.post(
+        RULES, rule_payload(survey, TouchpointFactory(workspace=workspace, stage=touchpoint.stage)), format="json"
+    ).json()["id"]
+    assert admin_api.get(reverse("api:trigger-rule-outcomes", args=[fixed_id])).json()["precision"] is None
+
+
+def test_precision_needs_an_nps_survey_and_a_target_on_update(admin_api, workspace, survey, touchpoint):
+    csat = services.survey_create_from_template(workspace=workspace, template="csat_support")
+    payload = rule_payload(csat, touchpoint, sampling_mode="precision", target_half_width=10)
+    assert_error(admin_api.post(RULES, payload, format="json"), 400, "sampling_mode")
+    rule_id = admin_api.post(RULES, rule_payload(survey, touchpoint), format="json").json()["id"]
+    detail = reverse("api:trigger-rule-detail", args=[rule_id])
+    assert_error(admin_api.patch(detail, {"sampling_mode": "precision"}, format="json"), 400, "target_half_width")
+    response = admin_api.patch(detail, {"sampling_mode": "precision", "target_half_width": 10}, format="json")
+    assert response.status_code == 200, response.content
+    assert TriggerRule.objects.get().sampling_mode == "precision"
+
+
+def test_a_decision_stopped_by_precision_says_why(admin_api, workspace, survey, touchpoint):
+    from tests.surveys.test_precision import answered, scores
+
+    rule_id = admin_api.post(
+        RULES, rule_payload(survey, touchpoint, sampling_mode="precision", target_half_width=10), format="json"
+    ).json()["id"]
+    now = timezone.now()
+    answered(
+        TriggerRule.objects.get(), scores(180, 120, 100), at=max(period_bounds(now, 7)[0], now - timedelta(seconds=5))
+    )
+    items = [{"event": "order_delivered", "user_id": "ann", "traits": {"email": "ann@example.com"}}]
+    events_evaluate(event_ids=events_ingest(workspace=workspace, items=items).event_ids)
+    [decision] = admin_api.get(reverse("api:trigger-decision-list"), {"customer": "ann"}).json()["results"]
+    assert (decision["outcome"], decision["reason"]) == ("precision_reached", "Target precision reached")
+    report = admin_api.get(reverse("api:trigger-rule-outcomes", args=[rule_id])).json()["precision"]
+    assert report["is_reached"] is True
+    assert report["answers"] == 400
+    assert report["half_width"] < 10

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from surveys import rules, services
 from surveys.forms import format_conditions, parse_conditions
 from surveys.models import TriggerRule
+from surveys.precision import NpsCounts, period_bounds
 from surveys.triggers import events_evaluate
 from tests.touchpoints.factories import TouchpointEventNameFactory, TouchpointFactory
 from touchpoints.models import Role
@@ -100,6 +103,11 @@ def test_create_a_rule_from_the_page(page_client, survey, touchpoint):
         ({"quiet_hours_end": ""}, "Give both ends of the quiet hours"),
         ({"delay": "91", "delay_unit": "days"}, "less than or equal to 129600"),
         ({"sampling_percent": "120"}, "less than or equal to 100"),
+        ({"sampling_mode": "precision", "target_half_width": ""}, "Give the target precision, in NPS points"),
+        ({"sampling_mode": "precision", "target_half_width": "60"}, "less than or equal to 50"),
+        ({"sampling_mode": "precision", "target_half_width": "10", "sampling_percent": "0"}, "give more than 0"),
+        ({"precision_period_days": "5"}, "Select a valid choice"),
+        ({"sampling_mode": "sometimes"}, "Select a valid choice"),
     ],
 )
 def test_bad_rules_are_form_errors(page_client, survey, touchpoint, changes, message):
@@ -207,3 +215,93 @@ def test_the_page_query_count_does_not_grow_with_rules(page_client, workspace, s
         point = TouchpointFactory(workspace=workspace, stage=touchpoint.stage)
         rules.rule_create(workspace=workspace, survey_id=survey.pk, touchpoint_id=point.pk, data={"channel": "link"})
     assert count() == before
+
+
+def test_the_form_has_the_precision_fields_without_javascript(page_client, survey, touchpoint):
+    page = page_client(Role.DESIGNER).get(NEW).content.decode()
+    assert 'type="radio" name="sampling_mode" value="fixed"' in page
+    assert 'name="sampling_mode" value="precision"' in page
+    assert 'name="target_half_width"' in page
+    assert 'name="precision_period_days"' in page
+    assert "the most it may invite" in page  # the sampling rate's meaning in precision mode
+    assert "<script" not in page.split("<main", 1)[-1]
+
+
+def test_create_a_precision_rule_from_the_page_and_edit_it(page_client, survey, touchpoint):
+    client = page_client(Role.DESIGNER)
+    data = form_data(survey, touchpoint, sampling_mode="precision", target_half_width="7.5", precision_period_days="30")
+    response = client.post(NEW, data | {"sampling_percent": "30"})
+    assert response.status_code == 302, response.content.decode()
+    rule = TriggerRule.objects.get()
+    assert (rule.sampling_mode, rule.target_half_width, rule.precision_period_days) == ("precision", 7.5, 30)
+    assert rule.sampling_rate == 0.3
+    page = client.get(reverse("surveys:rule-edit", args=[rule.pk])).content.decode()
+    assert 'value="precision" id="id_sampling_mode_1" checked' in page or 'value="precision" checked' in page
+    assert 'name="target_half_width" value="7.5"' in page
+    assert '<option value="30" selected>' in page
+
+
+def test_a_survey_without_nps_cannot_target_precision(page_client, workspace, touchpoint):
+    csat = services.survey_create_from_template(workspace=workspace, template="csat_support")
+    response = page_client(Role.DESIGNER).post(
+        NEW, form_data(csat, touchpoint, sampling_mode="precision", target_half_width="10")
+    )
+    assert response.status_code == 400
+    assert "Target precision is measured on an NPS question" in html.unescape(response.content.decode())
+    assert not TriggerRule.objects.exists()
+
+
+def test_the_page_shows_the_precision_reached_and_the_saving(page_client, workspace, survey, touchpoint):
+    from tests.surveys.test_precision import answered, decide, scores
+
+    rule = rules.rule_create(
+        workspace=workspace,
+        survey_id=survey.pk,
+        touchpoint_id=touchpoint.pk,
+        data={"channel": "email", "sampling_mode": "precision", "target_half_width": 10, "sampling_rate": 0.3},
+    )
+    now = timezone.now()
+    at = max(period_bounds(now, 7)[0], now - timedelta(seconds=5))
+    decide(rule, {"invited": 400, "sampled_out": 500, "precision_reached": 1100}, at=at)
+    answered(rule, scores(60, 40, 30), at=at)
+    page = html.unescape(client_page := page_client(Role.VIEWER).get(TRIGGERS).content.decode())
+    assert "Target precision ±10.0 NPS points per week, at most 30% sampled" in page
+    half_width = NpsCounts(60, 40, 30).half_width()
+    assert f"This period: ±{half_width:.1f} NPS points from 130 answers, target not reached yet" in page
+    assert "Saved 200 invitations (33%) against sampling 30% this period" in page
+    assert "Target precision reached: <strong>1100</strong>" in client_page
+    assert "% sampled</p>" not in page  # the fixed-rate line is not shown for a precision rule
+
+
+def test_the_page_query_count_does_not_grow_with_precision_rules(page_client, workspace, survey, touchpoint):
+    client = page_client(Role.DESIGNER)
+    data = {"channel": "link", "sampling_mode": "precision", "target_half_width": 10}
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(TRIGGERS).status_code == 200
+        return len(queries)
+
+    rules.rule_create(workspace=workspace, survey_id=survey.pk, touchpoint_id=touchpoint.pk, data=data)
+    before = count()
+    for _ in range(4):
+        point = TouchpointFactory(workspace=workspace, stage=touchpoint.stage)
+        rules.rule_create(workspace=workspace, survey_id=survey.pk, touchpoint_id=point.pk, data=data)
+    assert count() == before
+
+
+def test_the_page_says_when_precision_costs_more_or_cannot_be_measured(page_client, workspace, survey, touchpoint):
+    from surveys.models import Question
+    from tests.surveys.test_precision import decide
+
+    data = {"channel": "email", "sampling_mode": "precision", "target_half_width": 10, "sampling_rate": 0.3}
+    rule = rules.rule_create(workspace=workspace, survey_id=survey.pk, touchpoint_id=touchpoint.pk, data=data)
+    now = timezone.now()
+    decide(rule, {"invited": 50, "sampled_out": 50}, at=max(period_bounds(now, 7)[0], now - timedelta(seconds=5)))
+    client = page_client(Role.VIEWER)
+    page = html.unescape(client.get(TRIGGERS).content.decode())
+    assert "This period: no answers yet." in page
+    assert "20 invitations more than sampling 30% this period" in page
+    Question.objects.filter(survey=survey, type=Question.Type.NPS).update(is_archived=True)
+    page = html.unescape(client.get(TRIGGERS).content.decode())
+    assert "The survey has no NPS question to measure: sampling at the fixed rate." in page
