@@ -1,4 +1,8 @@
-"""``seed_demo``: the demo workspace, idempotent, with a JSON mode for scripts."""
+"""``seed_demo``: the demo workspace, idempotent, with a JSON mode for scripts.
+
+These tests skip the 90 days of history (``--no-history``) to stay quick;
+``tests/analytics/test_demo_history.py`` covers it.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ def counts() -> dict[str, int]:
 
 
 def test_seed_demo_builds_a_realistic_journey():
-    call_command("seed_demo", "--force", stdout=StringIO())
+    call_command("seed_demo", "--force", "--no-history", stdout=StringIO())
     workspace = Workspace.objects.get(slug="demo")
     journey = Journey.objects.get(workspace=workspace)
     assert journey.stages.count() == 9
@@ -33,22 +37,22 @@ def test_seed_demo_builds_a_realistic_journey():
 
 
 def test_seed_demo_twice_duplicates_nothing():
-    call_command("seed_demo", "--force", stdout=StringIO())
+    call_command("seed_demo", "--force", "--no-history", stdout=StringIO())
     first = counts()
-    call_command("seed_demo", "--force", stdout=StringIO())
+    call_command("seed_demo", "--force", "--no-history", stdout=StringIO())
     assert counts() == first
 
 
 def test_seed_demo_prints_the_login():
     out = StringIO()
-    call_command("seed_demo", "--force", stdout=out)
+    call_command("seed_demo", "--force", "--no-history", stdout=out)
     assert "demo / journeypulse-demo" in out.getvalue()
     assert get_user_model().objects.get(username="demo").check_password("journeypulse-demo")
 
 
 def test_seed_demo_json_gives_working_keys():
     out = StringIO()
-    call_command("seed_demo", "--json", "--force", stdout=out)
+    call_command("seed_demo", "--json", "--force", "--no-history", stdout=out)
     payload = json.loads(out.getvalue())
     assert set(payload) == {"workspace", "username", "password", "write_key", "secret_key"}
     assert payload["workspace"] == "demo"
@@ -74,7 +78,7 @@ def test_seed_demo_never_resets_an_existing_password():
 
     UserFactory(username="demo", password="my-own-secret")
     out = StringIO()
-    call_command("seed_demo", "--force", stdout=out)
+    call_command("seed_demo", "--force", "--no-history", stdout=out)
     assert get_user_model().objects.get(username="demo").check_password("my-own-secret")
     assert "journeypulse-demo" not in out.getvalue()
 
@@ -82,8 +86,8 @@ def test_seed_demo_never_resets_an_existing_password():
 def test_seed_demo_adds_published_surveys_in_four_languages():
     from surveys.models import Survey
 
-    call_command("seed_demo", "--force", stdout=StringIO())
-    call_command("seed_demo", "--force", stdout=StringIO())
+    call_command("seed_demo", "--force", "--no-history", stdout=StringIO())
+    call_command("seed_demo", "--force", "--no-history", stdout=StringIO())
     surveys = Survey.objects.filter(workspace__slug="demo")
     assert sorted(surveys.values_list("kind", flat=True)) == ["ces", "csat", "nps"]
     assert all(survey.status == "active" and survey.languages == ["en", "ru", "pl", "hu"] for survey in surveys)
@@ -93,8 +97,8 @@ def test_seed_demo_prints_a_working_survey_link(client):
     from surveys.models import Invitation
 
     out = StringIO()
-    call_command("seed_demo", "--force", stdout=out)
-    call_command("seed_demo", "--force", stdout=StringIO())
+    call_command("seed_demo", "--force", "--no-history", stdout=out)
+    call_command("seed_demo", "--force", "--no-history", stdout=StringIO())
     link = next(line for line in out.getvalue().splitlines() if "/s/" in line).split("http://127.0.0.1:8000", 1)[1]
     assert client.get(link.strip()).status_code == 200
     assert Invitation.objects.count() == 4
@@ -104,11 +108,11 @@ def test_seed_demo_prints_a_working_survey_link(client):
 def test_seed_demo_makes_fresh_invitations_once_all_are_answered():
     from surveys.models import Invitation
 
-    call_command("seed_demo", "--force", stdout=StringIO())
+    call_command("seed_demo", "--force", "--no-history", stdout=StringIO())
     Invitation.objects.update(status="answered")
-    call_command("seed_demo", "--force", stdout=StringIO())
+    call_command("seed_demo", "--force", "--no-history", stdout=StringIO())
     assert Invitation.objects.filter(status="sent").count() == 4
-    call_command("seed_demo", "--force", stdout=StringIO())
+    call_command("seed_demo", "--force", "--no-history", stdout=StringIO())
     assert Invitation.objects.count() == 8
 
 
@@ -116,8 +120,8 @@ def test_seed_demo_adds_trigger_rules_once_and_they_fire(django_capture_on_commi
     from surveys.models import Invitation, TriggerRule
     from touchpoints.services import events_ingest
 
-    call_command("seed_demo", "--force", stdout=StringIO())
-    call_command("seed_demo", "--force", stdout=StringIO())
+    call_command("seed_demo", "--force", "--no-history", stdout=StringIO())
+    call_command("seed_demo", "--force", "--no-history", stdout=StringIO())
     workspace = Workspace.objects.get(slug="demo")
     rules = TriggerRule.objects.filter(workspace=workspace).select_related("survey", "touchpoint")
     assert {(rule.survey.name, rule.touchpoint.name) for rule in rules} == {
