@@ -388,7 +388,7 @@ def stage_nps_chart(report: JourneyReport) -> Chart:
             name=_("NPS"),
         ),
         layout=_layout(
-            yaxis={"title": {"text": _("NPS (95% interval)")}, "range": [-100, 100], "dtick": 25},
+            yaxis={"title": {"text": _("NPS (95 percent interval)")}, "range": [-100, 100], "dtick": 25},
             annotations=[
                 {"x": row["stage"], "y": 0, "text": text, "showarrow": False, "yshift": 12, "font": {"size": 11}}
                 for row, text in zip(rows, texts, strict=True)
@@ -405,7 +405,7 @@ def stage_nps_chart(report: JourneyReport) -> Chart:
         frame=frame,
         summary=summary,
         figure=figure,
-        columns=[("stage", _("Stage")), (_nps_value_text, _("NPS (95% interval)")), ("nps_n", _("Answers"))],
+        columns=[("stage", _("Stage")), (_nps_value_text, _("NPS (95 percent interval)")), ("nps_n", _("Answers"))],
     )
 
 
@@ -461,7 +461,7 @@ def trend_chart(weekly: pd.DataFrame, *, stage: Stage, min_n: int) -> Chart:
                 line=band,
                 fill="tonexty",
                 fillcolor="rgba(29, 78, 216, 0.18)",
-                name=_("95% interval"),
+                name=_("95 percent interval"),
                 hoverinfo="skip",
             ),
             go.Scatter(
@@ -507,7 +507,7 @@ def trend_chart(weekly: pd.DataFrame, *, stage: Stage, min_n: int) -> Chart:
         figure=figure,
         columns=[
             ("week", _("Week starting")),
-            (_trend_text, _("NPS (95% interval)")),
+            (_trend_text, _("NPS (95 percent interval)")),
             ("nps_n", _("Answers")),
         ],
     )

@@ -371,7 +371,7 @@ class TriggerRuleForm(ServiceForm):
         decimal_places=1,
         required=False,
         help_text=_(
-            "Target precision only: e.g. 10 for an NPS known within ±10 points (95% interval). "
+            "Target precision only: e.g. 10 for an NPS known within ±10 points (95 percent interval). "
             "Halving it needs about four times the answers."
         ),
     )
