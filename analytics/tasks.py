@@ -40,6 +40,7 @@ SWEEP_BUDGET_SECONDS = 50
 def refresh_rollups(workspace_id: int | None = None) -> int:
     """Roll up complete days of one workspace (or all); returns the days recomputed."""
     started = time.monotonic()
+    # A task is the tenant boundary itself: it is given a workspace id by beat or an admin, not by a request.
     workspace = Workspace.objects.get(pk=workspace_id) if workspace_id is not None else None
     days = rollups_refresh(workspace=workspace)
     logger.info(
@@ -71,6 +72,7 @@ def open_detractor_cases() -> int:
 def refresh_flags(workspace_id: int | None = None) -> int:
     """Record the friction flags of one workspace (or all), open cases and alert new ones; returns flags opened."""
     started = time.monotonic()
+    # A task is the tenant boundary itself: it is given a workspace id by beat or an admin, not by a request.
     workspace = Workspace.objects.get(pk=workspace_id) if workspace_id is not None else None
     result = flag_monitoring_run(workspace=workspace)
     logger.info(
