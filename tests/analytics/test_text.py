@@ -312,8 +312,12 @@ def test_a_word_is_shown_once_even_when_its_bigrams_also_stand_out():
 
     terms = distinguishing_terms(group_a, group_b, "en")
 
-    # Without the rule, "late order", "day late", "package broken"... would fill the list.
-    assert {term.term for term in terms} == {"late", "break"}
+    # Without the rule, "late order", "day late", "package broken"... would fill the list. (A chance
+    # bigram of two neutral words may pass the 5% false discovery rate beside them: "website app" does
+    # here, with Fisher's p = 0.0006.)
+    found = {term.term for term in terms}
+    assert {"late", "break"} <= found
+    assert not [term for term in found - {"late", "break"} if {"late", "break"} & set(term.split())]
     assert {term.term for term in distinguishing_terms(group_a, group_b, "en", fdr=1.0, top=1000)} >= {"late", "break"}
     words = [word for term in terms for word in term.term.split()]
     assert len(words) == len(set(words))
@@ -484,3 +488,16 @@ def test_ten_thousand_short_answers_run_in_the_unit_suite():
     for language, terms in result.items():
         assert {term.label for term in terms} == set(VOCABULARIES[language].complaints)
         assert all(re.fullmatch(r"\w+", term.label) for term in terms)
+
+
+def test_a_small_sample_still_finds_a_word_most_detractors_use_and_no_promoter():
+    """59 detractor and 33 promoter answers, a word in 40 of the first: the prior alone capped z at 3.1."""
+    rng = random.Random(11)  # noqa: S311 - test data
+    neutral = VOCABULARIES["en"].neutral.split()
+
+    def texts(count: int, planted: int) -> list[str]:
+        return [" ".join(rng.sample(neutral, 4) + (["checkout"] if index < planted else [])) for index in range(count)]
+
+    terms = distinguishing_terms(texts(59, 40), texts(33, 0), "en")
+    assert [term.term for term in terms][:1] == ["checkout"]
+    assert (terms[0].count_a, terms[0].count_b) == (40, 0)
