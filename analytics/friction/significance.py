@@ -52,7 +52,13 @@ def _ratio(numerator: Floats, denominator: Floats) -> Floats:
 
 
 def _profile_slope(theta: Floats, *counts: Floats) -> Floats:
-    """d/dθ of the two trinomials' profile log-likelihood (the constraint's Lagrange multiplier)."""
+    """d/dθ of the two trinomials' profile log-likelihood (the constraint's Lagrange multiplier).
+
+    The profile is concave in θ, and smooth except at θ = 0 for a side with passives
+    only: there both π_P and π_D meet 0, the multiplier is anywhere in ±n_A and this
+    returns the right-hand slope (the detractor edge). Either way it is a supergradient,
+    so its sign says on which side of θ the maximum lies.
+    """
     slope = np.zeros_like(theta)
     for promoters, passives, detractors in (counts[:3], counts[3:]):
         p, u, d, on_d, on_p = _constrained(promoters, passives, detractors, theta)
@@ -63,6 +69,27 @@ def _profile_slope(theta: Floats, *counts: Floats) -> Floats:
             np.where(on_p, _ratio(passives, u) - _ratio(detractors, d), interior),
         )
     return slope
+
+
+def _common_nps(low: Floats, high: Floats, counts: tuple[Floats, ...]) -> Floats:
+    """The constrained fit's common θ: the maximum of the concave profile on [low, high].
+
+    Where the profile's slope changes sign it is the root, found by SciPy's bracketing
+    root finder; where it does not, the maximum is the end the profile falls from
+    (slope ≤ 0 at ``low``) or rises to (slope ≥ 0 at ``high``). That happens only when
+    a side with passives only puts its kink at θ = 0 on an end of the bracket; a kink
+    at ``high`` shows as a sign change (the slope there is the right-hand one), and the
+    root finder closes in on it.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        falls = _profile_slope(low, *counts) <= 0
+        rises = _profile_slope(high, *counts) >= 0
+        theta = np.where(falls, low, high)
+        bracketed = ~(falls | rises)
+        if bracketed.any():
+            args = tuple(column[bracketed] for column in counts)
+            theta[bracketed] = find_root(_profile_slope, (low[bracketed], high[bracketed]), args=args).x
+    return theta
 
 
 def _loglik(counts: tuple[Floats, ...], shares: tuple[Floats, ...]) -> Floats:
@@ -99,10 +126,7 @@ def nps_below_test(unit: npt.ArrayLike, rest: npt.ArrayLike) -> tuple[Floats, Fl
         theta = (low + high) / 2.0
         open_ = high - low > 1e-12
         if open_.any():
-            args = tuple(column[open_] for column in (*first, *second))
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                result = find_root(_profile_slope, (low[open_], high[open_]), args=args)
-            theta[open_] = np.where(np.isfinite(result.x), result.x, theta[open_])
+            theta[open_] = _common_nps(low[open_], high[open_], tuple(column[open_] for column in (*first, *second)))
         fitted_1 = _constrained(*first, theta)[:3]
         fitted_2 = _constrained(*second, theta)[:3]
         free = _loglik(first, tuple(c / n1 for c in first)) + _loglik(second, tuple(c / n2 for c in second))

@@ -260,6 +260,11 @@ def profile_signed_root(unit: list[int], rest: list[int]) -> float:
         ([40, 0, 0], [0, 0, 40]),
         ([5, 30, 0], [30, 5, 0]),
         ([12, 7, 3], [3, 7, 12]),
+        ([0, 0, 30], [0, 60, 0]),  # all passives: the maximum sits on the kink at θ = 0, an end of the bracket
+        ([30, 0, 0], [0, 60, 0]),
+        ([54, 0, 48], [0, 43, 0]),
+        ([0, 55, 0], [55, 14, 41]),  # r = -1.43 (p = 0.08); the old midpoint fallback gave -2.78 (p = 0.003)
+        ([0, 30, 0], [60, 0, 0]),  # all passives, but the maximum inside the bracket (θ = 1/3)
     ],
 )
 def test_the_likelihood_ratio_matches_a_brute_force_profile_likelihood(unit, rest):
@@ -269,8 +274,9 @@ def test_the_likelihood_ratio_matches_a_brute_force_profile_likelihood(unit, res
 
 
 trinomial = st.tuples(st.integers(0, 400), st.integers(0, 400), st.integers(0, 400)).filter(lambda c: sum(c) > 0)
-#: Every category seen at least once: the interior of the simplex, where the constrained fit is unique.
-interior = st.tuples(st.integers(1, 400), st.integers(1, 400), st.integers(1, 400))
+#: Each category empty half the time: the edges and corners of the simplex as often as its interior.
+sparse_count = st.one_of(st.just(0), st.integers(1, 400))
+sparse_trinomial = st.tuples(sparse_count, sparse_count, sparse_count).filter(lambda c: sum(c) > 0)
 
 
 @settings(max_examples=150, deadline=None)
@@ -283,24 +289,51 @@ def test_the_likelihood_ratio_has_the_sign_of_the_gap(unit, rest):
     assert np.sign(float(statistic)) == np.sign(gap) or abs(gap) < 1e-12 or abs(float(statistic)) < 1e-6
 
 
-@settings(max_examples=150, deadline=None)
-@given(unit=interior, rest=interior)
+@settings(max_examples=300, deadline=None)
+@given(unit=sparse_trinomial, rest=sparse_trinomial)
 def test_the_likelihood_ratio_mirrors(unit, rest):
     statistic, _p = friction.nps_below_test(np.array(unit), np.array(rest))
     mirrored, _p = friction.nps_below_test(np.array(unit[::-1]), np.array(rest[::-1]))  # promoters <-> detractors
+    assert np.isfinite(statistic)
     assert float(mirrored) == pytest.approx(-float(statistic), abs=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: with empty categories on both sides (all detractors against all passives) the "
-    "constrained fit is not the mirror image of its swap; both sides are far beyond any threshold, so no "
-    "flag changes, but the statistic's size is off. To fix in the constrained fit's boundary branch.",
-)
 def test_the_likelihood_ratio_mirrors_on_the_boundary_too():
+    # All passives on one side: the profile likelihood has its kink at θ = 0, the bracket's end, and the
+    # maximum is there. Both sides are then fitted at an NPS of 0, so r = -√(2·30·ln 2).
     statistic, _p = friction.nps_below_test(np.array((0, 0, 30)), np.array((0, 60, 0)))
     mirrored, _p = friction.nps_below_test(np.array((30, 0, 0)), np.array((0, 60, 0)))
-    assert float(mirrored) == pytest.approx(-float(statistic), abs=1e-6)
+    assert float(statistic) == pytest.approx(-math.sqrt(60 * math.log(2)), abs=1e-9)
+    assert float(mirrored) == pytest.approx(-float(statistic), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("unit", "rest", "deviance"),
+    [
+        # Each side at a corner of the simplex; the deviance is 2·(0 − ℓ̃) at the common NPS θ noted.
+        ((30, 0, 0), (0, 0, 60), -2 * (30 * math.log(1 / 3) + 60 * math.log(2 / 3))),  # θ = −1/3
+        ((0, 0, 40), (40, 0, 0), 80 * math.log(4)),  # θ = 0
+        ((0, 30, 0), (60, 0, 0), -180 * math.log(2 / 3)),  # θ = 1/3, inside the bracket
+        ((0, 30, 0), (0, 0, 60), -180 * math.log(2 / 3)),  # θ = −1/3
+        ((0, 60, 0), (0, 0, 30), 60 * math.log(2)),  # θ = 0, the all-passives kink at the bracket's top
+        ((0, 60, 0), (30, 0, 0), 60 * math.log(2)),  # θ = 0, the kink at the bracket's bottom
+    ],
+)
+def test_the_likelihood_ratio_has_closed_forms_at_the_corners(unit, rest, deviance):
+    statistic, p = friction.nps_below_test(np.array(unit), np.array(rest))
+    gap = (unit[0] - unit[2]) / sum(unit) - (rest[0] - rest[2]) / sum(rest)
+    assert float(statistic) == pytest.approx(math.copysign(math.sqrt(deviance), gap), abs=1e-9)
+    assert float(p) == pytest.approx(stats.norm.cdf(float(statistic)))
+
+
+def test_the_likelihood_ratio_is_nan_where_a_side_has_no_answers_and_leaves_the_rest_alone():
+    unit = np.array([[0, 0, 0], [30, 0, 0], [0, 0, 30], [0, 0, 0]])
+    rest = np.array([[10, 10, 10], [0, 0, 0], [0, 60, 0], [0, 0, 0]])
+    statistic, p = friction.nps_below_test(unit, rest)  # RuntimeWarnings are errors in this suite
+    assert np.isnan(statistic[[0, 1, 3]]).all()
+    assert np.isnan(p[[0, 1, 3]]).all()
+    assert float(statistic[2]) == pytest.approx(float(friction.nps_below_test(unit[2], rest[2])[0]))
+    assert float(statistic[2]) == pytest.approx(-math.sqrt(60 * math.log(2)))
 
 
 # --- Declining and detractor spike -------------------------------------------------------------
