@@ -211,8 +211,20 @@ def _render_case(
             "update_form": update_form,
             "note_form": note_form or (CaseNoteForm() if can_edit else None),
             "zone": str(zone),
+            "report_url": _report_url(case),
         }
         return render(request, "analytics/cases/detail.html", context, status=status)
+
+
+def _report_url(case: FollowUpCase) -> str:
+    """The case's stage in the dashboard; for a friction flag, over the flag's window. Empty without a stage."""
+    if case.journey_id is None or case.stage_id is None:
+        return ""
+    url = reverse("analytics:stage", args=[case.journey_id, case.stage_id])
+    if case.flag is None:
+        return url
+    window = {"since": case.flag.window_since.isoformat(), "until": case.flag.window_until.isoformat()}
+    return f"{url}?{urlencode(window)}"
 
 
 def _case(request: HttpRequest, case_id: int) -> FollowUpCase:

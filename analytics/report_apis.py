@@ -95,6 +95,32 @@ class FlagSerializer(serializers.Serializer):
     evidence = serializers.DictField()
 
 
+class DriverSerializer(serializers.Serializer):
+    value = serializers.JSONField(help_text=_("A touchpoint's id, a channel, or a persona name (empty: without one)."))
+    n = serializers.IntegerField()
+    is_sufficient = serializers.BooleanField()
+    share = serializers.FloatField(help_text=_("Share of the stage's NPS answers, 0 to 1."))
+    detractors = serializers.IntegerField()
+    detractor_share = serializers.FloatField(allow_null=True, help_text=_("Share of the stage's detractors, 0 to 1."))
+    nps = EstimateSerializer()
+    gap = serializers.FloatField(allow_null=True, help_text=_("The reference NPS minus this value's NPS."))
+    contribution = serializers.FloatField(help_text=_("Share times gap: NPS points of the stage's gap."))
+
+
+class DriverBreakdownSerializer(serializers.Serializer):
+    dimension = serializers.CharField()
+    reference_nps = serializers.FloatField(help_text=_("The NPS of the rest of the journey."))
+    stage = EstimateSerializer()
+    gap = serializers.FloatField(allow_null=True)
+    drivers = DriverSerializer(many=True)
+
+
+class DriversSerializer(serializers.Serializer):
+    touchpoint = DriverBreakdownSerializer()
+    channel = DriverBreakdownSerializer()
+    persona = DriverBreakdownSerializer()
+
+
 class UnitSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -108,6 +134,13 @@ class UnitSerializer(serializers.Serializer):
     response_rate = EstimateSerializer()
     drop_off = EstimateSerializer(allow_null=True)
     flags = FlagSerializer(many=True)
+    drivers = DriversSerializer(
+        allow_null=True,
+        help_text=_(
+            "Only for a flagged stage below the rest of its journey: its gap to the rest per touchpoint, "
+            "channel and persona, largest contribution first (values with too few answers last)."
+        ),
+    )
 
 
 class JourneyReportSerializer(serializers.Serializer):
@@ -128,7 +161,7 @@ def _report(request: Request, journey_id: int) -> JourneyReport:
 
 
 class JourneyReportApi(APIView):
-    """Every stage and touchpoint of a journey: NPS, CSAT, CES, response rate, drop-off, friction flags."""
+    """Every stage and touchpoint of a journey: NPS, CSAT, CES, response rate, drop-off, friction flags, drivers."""
 
     @extend_schema(parameters=[ReportQuerySerializer], responses={200: JourneyReportSerializer})
     def get(self, request: Request, journey_id: int) -> Response:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from analytics import friction, metrics
+from analytics import drivers, friction, metrics
 from analytics.aggregation import (
     ReportFilters,
     answer_counts,
@@ -32,6 +32,8 @@ from touchpoints.models import Journey, Workspace
 FIGURES = ("nps", "csat", "csat_mean", "ces", "ces_agree", "response_rate", "drop_off")
 #: Days after a customer's first event at a stage in which reaching the next stage counts.
 DROP_OFF_WINDOW_DAYS = 30
+#: What a flagged stage's gap to the journey is broken down by (:mod:`analytics.drivers`).
+DRIVER_DIMENSIONS = ("touchpoint", "channel", "persona")
 
 
 @dataclass
@@ -45,6 +47,9 @@ class UnitReport:
     order: int
     figures: dict[str, Estimate | None]
     flags: list[friction.Flag] = field(default_factory=list)
+    #: Only for a flagged stage below the rest of its journey: its gap per
+    #: :data:`DRIVER_DIMENSIONS` (a touchpoint driver's ``value`` is the touchpoint's id).
+    drivers: dict[str, drivers.Breakdown] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +59,7 @@ class UnitReport:
             "order": self.order,
             **{name: (value.as_dict() if value is not None else None) for name, value in self.figures.items()},
             "flags": [flag.as_dict() for flag in self.flags],
+            "drivers": {name: table.as_dict() for name, table in self.drivers.items()} or None,
         }
 
 
@@ -180,6 +186,7 @@ def journey_report(
         weekly=weekly,
         reach=reach,
     )
+    _attach_drivers(report, workspace=workspace, journey=journey, by_stage=by_stage, by_point=by_point)
     return report
 
 
@@ -262,6 +269,66 @@ def _attach_flags(report: JourneyReport, settings: friction.FrictionSettings, **
         unit = units.get((flag.level, int(flag.unit_id)))
         if unit is not None:
             unit.flags.append(flag)
+
+
+def _rest_of_journey_nps(report: JourneyReport, by_stage: pd.DataFrame) -> dict[int, float]:
+    """The reference of each flagged stage that lies below the rest of its journey: the rest's NPS.
+
+    The rest is the journey's other stages pooled, as in the ``below_journey``
+    test of :mod:`analytics.friction`. Stages without a flag, without enough
+    answers, or not below the rest are left out.
+    """
+    split = _nps_split(by_stage, "stage_id")
+    if split.empty:
+        return {}
+    columns = ["promoters", "passives", "detractors"]
+    totals = split[columns].sum()
+    references = {}
+    for unit in report.stages:
+        nps = unit.figures["nps"]
+        if not unit.flags or nps is None or not nps.sufficient or nps.value is None:
+            continue
+        rest = totals - split.loc[split["stage_id"] == unit.id, columns].sum()
+        rest_n = int(rest.sum())
+        if rest_n < report.min_n:
+            continue
+        reference = 100 * (int(rest["promoters"]) - int(rest["detractors"])) / rest_n
+        if reference > nps.value:
+            references[unit.id] = reference
+    return references
+
+
+def _attach_drivers(
+    report: JourneyReport, *, workspace: Workspace, journey: Journey, by_stage: pd.DataFrame, by_point: pd.DataFrame
+) -> None:
+    """The drivers of each flagged stage below the rest of its journey (two more count calls, only if there is one)."""
+    references = _rest_of_journey_nps(report, by_stage)
+    if not references:
+        return
+    stage_of = {unit.id: unit.stage_id for unit in report.touchpoints}
+    tables = {
+        "touchpoint": by_point.rename(columns={"touchpoint_id": "touchpoint"}).assign(
+            stage_id=by_point["touchpoint_id"].map(stage_of)
+        ),
+        **{
+            dimension: answer_counts(
+                workspace=workspace, journey_id=journey.pk, filters=report.filters, by=["stage_id", dimension]
+            )
+            for dimension in DRIVER_DIMENSIONS[1:]
+        },
+    }
+    for unit in report.stages:
+        if unit.id not in references:
+            continue
+        unit.drivers = {
+            dimension: drivers.breakdown(
+                frame[frame["stage_id"] == unit.id],
+                dimension=dimension,
+                reference_nps=references[unit.id],
+                min_n=report.min_n,
+            )
+            for dimension, frame in tables.items()
+        }
 
 
 def default_period(today: date, days: int = 90) -> tuple[date, date]:

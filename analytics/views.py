@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 
 from analytics import charts
 from analytics.aggregation import ReportFilters
+from analytics.cases import followup_summary
 from analytics.forms import FIELDS, ReportFilterForm, api_query
 from analytics.friction import FrictionSettings
 from analytics.reports import JourneyReport, journey_report
@@ -31,7 +32,7 @@ from touchpoints.models import Journey, Membership, Persona, Role, Stage, Touchp
 from touchpoints.permissions import workspace_member_required
 
 JOURNEY_CHARTS = ("stages", "funnel")
-STAGE_CHARTS = ("touchpoints", "channels", "personas", "trend", "distribution")
+STAGE_CHARTS = ("touchpoints", "channels", "personas", "drivers", "trend", "distribution")
 
 
 class MemberRequest(HttpRequest):
@@ -163,6 +164,15 @@ def journey_page(request: MemberRequest, journey_id: str) -> HttpResponse:
             for view in charts.stage_views(report)
         ],
         chart=chart,
+        followup=charts.followup_view(
+            followup_summary(
+                workspace=request.workspace,
+                journey=journey,
+                since=context["filters"].since,
+                until=context["filters"].until,
+            )
+        ),
+        followup_url=_url("followup:list", {"journey": str(journey.pk)}),
     )
     return render(request, "analytics/journey_report.html", context)
 
@@ -179,6 +189,12 @@ def _stage(request: MemberRequest, journey_id: str, stage_id: str) -> tuple[Jour
 def _touchpoint_channels(request: MemberRequest, stage: Stage) -> dict[int, str]:
     points = Touchpoint.objects.for_workspace(request.workspace).filter(stage=stage)
     return {point.pk: point.get_channel_display() for point in points}
+
+
+def _drivers(report: JourneyReport, stage: Stage) -> charts.Drivers:
+    unit = next(item for item in report.stages if item.id == stage.pk)
+    names = {point.id: point.name for point in report.touchpoints}
+    return charts.driver_tables(unit, touchpoint_names=names)
 
 
 @require_GET
@@ -220,13 +236,16 @@ def stage_page(request: MemberRequest, journey_id: str, stage_id: str) -> HttpRe
             current=stage.pk,
         ),
     ]
-    _chart_urls([*figures, *(item.chart for item in breakdowns.values())], context["query"], journey, stage)
+    drivers = _drivers(report, stage)
+    tables = [item.chart for item in breakdowns.values()]
+    _chart_urls([*figures, *tables, drivers.chart], context["query"], journey, stage)
     show_pii = Role.can_view_pii(request.membership.role)
     terms, texts_read = charts.key_terms(workspace=workspace, stage=stage, filters=filters, show_pii=show_pii)
     context.update(
         report=report,
         view=view,
         breakdowns=breakdowns,
+        drivers=drivers,
         figures=figures,
         comments=charts.detractor_comments(workspace=workspace, stage=stage, filters=filters, show_pii=show_pii),
         show_pii=show_pii,
@@ -292,7 +311,10 @@ def stage_chart_csv(request: MemberRequest, journey_id: str, stage_id: str, char
         return filters
     workspace = request.workspace
     data: charts.Chart
-    if chart == "touchpoints":
+    if chart == "drivers":
+        report = _report_for(request, journey, filters)
+        data = _drivers(report, stage).chart
+    elif chart == "touchpoints":
         report = _report_for(request, journey, filters)
         data = charts.touchpoint_breakdown(report, stage=stage, channels={}).chart
     elif chart in ("channels", "personas"):

@@ -64,7 +64,7 @@ Modules: :mod:`.common` (labels, recipients, the window), :mod:`.flags` (records
 """
 
 from analytics.alerts.common import ALERT_MAX_ATTEMPTS, WINDOW_DAYS, monitoring_window, recipient_language
-from analytics.alerts.digest import Digest, digest_build, digest_send, digest_send_weekly, estimate_text
+from analytics.alerts.digest import Digest, digest_build, digest_send, digest_send_weekly
 from analytics.alerts.flags import RefreshResult, flag_monitoring_run, flags_refresh
 from analytics.alerts.notify import AlertDeliveryError, flag_alerts_send, flag_webhook_payload, post_signed_json
 
@@ -77,7 +77,6 @@ __all__ = [
     "digest_build",
     "digest_send",
     "digest_send_weekly",
-    "estimate_text",
     "flag_alerts_send",
     "flag_monitoring_run",
     "flag_webhook_payload",

@@ -28,6 +28,7 @@ from analytics.alerts.common import (
     recipient_language,
 )
 from analytics.cases import followup_summary
+from analytics.charts.cells import estimate_text
 from analytics.metrics import Estimate
 from analytics.models import CaseStatus, DigestDelivery, FollowUpCase, FrictionFlagRecord
 from analytics.reports import journey_report
@@ -112,25 +113,6 @@ def digest_build(*, workspace: Workspace, now: datetime) -> Digest:
 
 def _number(value: float, decimals: int = 0) -> str:
     return str(formats.number_format(round(value, decimals) + 0.0, decimals, force_grouping=True))
-
-
-def estimate_text(estimate: Estimate | None, kind: str = "nps") -> str:
-    """``12 (4 to 20)``, ``78% (72% to 83%)`` or ``insufficient data (n = 12)``, in the active language."""
-    if estimate is None:
-        return _("not applicable")
-    if not estimate.sufficient or estimate.value is None:
-        return _("insufficient data (n = %(n)s)") % {"n": _number(estimate.n)}
-
-    def text(value: float) -> str:
-        return _("%(percent)s%%") % {"percent": _number(100 * value)} if kind == "share" else _number(value)
-
-    if estimate.ci_low is None or estimate.ci_high is None:
-        return text(estimate.value)
-    return _("%(value)s (%(low)s to %(high)s)") % {
-        "value": text(estimate.value),
-        "low": text(estimate.ci_low),
-        "high": text(estimate.ci_high),
-    }
 
 
 def _digest_context(digest: Digest, language: str) -> dict[str, Any]:

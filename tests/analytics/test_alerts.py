@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import random
 import threading
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from analytics import alerts
@@ -24,6 +26,7 @@ from surveys.models import Invitation
 from tests.analytics.factories import Feedback, customers_create, feedback_create, journey_setup
 from tests.touchpoints.factories import MembershipFactory, UserFactory
 from touchpoints.models import Journey, Role, Touchpoint, Workspace
+from touchpoints.permissions import SESSION_WORKSPACE_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -372,3 +375,23 @@ def test_the_digest_is_written_in_the_workspace_language(workspace, members):
     message = mail.outbox[0]
     assert message.extra_headers["Content-Language"] == "pl"
     assert 'lang="pl"' in message.alternatives[0][0]
+
+
+def test_a_flag_case_links_to_its_stage_report_over_the_flag_window(workspace, members, client):
+    setup = nps_journey(workspace)
+    flag_monitoring_run(workspace=workspace)
+    case = FollowUpCase.objects.get(flag=stage_flags(setup).get(kind="below_journey"))
+    membership = MembershipFactory(workspace=workspace, role=Role.ANALYST)
+    client.force_login(membership.user)
+    session = client.session
+    session[SESSION_WORKSPACE_KEY] = workspace.pk
+    session.save()
+    page = client.get(reverse("followup:case", args=[case.pk])).content.decode()
+    window = f"since={case.flag.window_since.isoformat()}&amp;until={case.flag.window_until.isoformat()}"
+    assert f'href="{reverse("analytics:stage", args=[setup.journey.pk, case.stage_id])}?{window}"' in page
+    assert (
+        client.get(
+            f"{reverse('analytics:stage', args=[setup.journey.pk, case.stage_id])}?{html.unescape(window)}"
+        ).status_code
+        == 200
+    )

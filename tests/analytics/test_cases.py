@@ -633,3 +633,9 @@ def test_another_workspaces_case_page_is_not_found(other_workspace, case):
 def test_the_nav_links_the_follow_up_page(page_client):
     content = page_client(Role.VIEWER).get(FOLLOW_UP).content.decode()
     assert f'href="{FOLLOW_UP}" aria-current="page"' in content
+
+
+def test_a_case_page_links_to_its_stage_report(page_client, case):
+    page = page_client(Role.VIEWER).get(reverse("followup:case", args=[case.pk])).content.decode()
+    assert f'href="{reverse("analytics:stage", args=[case.journey_id, case.stage_id])}"' in page
+    assert "See the stage's report<" in page

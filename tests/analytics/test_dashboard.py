@@ -23,7 +23,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.aggregation import ReportFilters
+from analytics.cases import case_note_add, case_update, detractor_cases_open, followup_summary
 from analytics.charts import estimate_text
+from analytics.charts.cells import duration_text
+from analytics.models import FollowUpCase
 from analytics.reports import default_period, journey_report
 from surveys.models import Invitation
 from tests.analytics.factories import Feedback, customers_create, feedback_create, journey_setup
@@ -534,3 +537,74 @@ def test_query_count_does_not_grow_with_the_data(page_client, workspace):
     )
     with_comments(setup, detractors=30, promoters=10)
     assert counts() == small
+
+
+# --- Drivers, the closed loop ------------------------------------------------------------------
+
+
+def test_a_flagged_stage_shows_the_drivers_of_its_gap(page_client, workspace):
+    setup = planted(workspace)
+    client = page_client()
+    page = client.get(stage_url(setup, 1)).content.decode()
+    drivers = report_for(setup).stages[1].drivers
+    text = text_of(section(page, "drivers-heading"))
+    gap = drivers["touchpoint"].gap
+    assert f"a gap of {gap:.1f} points" in text
+    for heading in ("By touchpoint", "By channel", "By persona"):
+        assert heading in text
+    assert "Stage 2.1" in text
+    assert "Stage 2.2" in text
+    assert "Shopper" in text
+    assert "Without a persona" in text
+    # Only a flagged stage below the rest of the journey has drivers.
+    assert 'id="drivers-heading"' not in client.get(stage_url(setup, 0)).content.decode()
+
+    rows = csv_rows(client.get(chart_url(setup, "drivers", stage=1)))
+    assert {row["dimension"] for row in rows} == {"touchpoint", "channel", "persona"}
+    for dimension, table in drivers.items():
+        part = [row for row in rows if row["dimension"] == dimension]
+        assert sum(float(row["contribution"]) for row in part) == pytest.approx(table.gap, abs=0.01)
+        assert sum(int(row["nps_n"]) for row in part) == 240
+    assert {row["label"] for row in rows if row["dimension"] == "touchpoint"} == {"Stage 2.1", "Stage 2.2"}
+    empty = client.get(chart_url(setup, "drivers", stage=0))
+    assert csv_rows(empty) == []
+    assert empty.content.decode().startswith("dimension,value,label,share,nps_value")
+
+
+def test_the_journey_view_shows_how_the_loop_was_closed(page_client, workspace):
+    setup = planted(workspace, per_touchpoint=20)
+    client = page_client(Role.DESIGNER)
+    before = text_of(section(client.get(journey_url(setup)).content.decode(), "followup-heading"))
+    assert "Detractors followed up 0 of " in before
+    assert "Median time to close no case closed yet" in before
+    detractor_cases_open()
+    cases = list(FollowUpCase.objects.filter(journey=setup.journey).order_by("pk"))
+    designer = MembershipFactory(workspace=workspace, role=Role.DESIGNER).user
+    for case in cases[:2]:
+        case_update(workspace=workspace, case_id=case.pk, data={"status": "closed"}, author=designer, author_label="d")
+    case_note_add(workspace=workspace, case_id=cases[2].pk, text="Called back.", author=designer, author_label="d")
+    since, until = default_period(timezone.now().date())
+    summary = followup_summary(workspace=workspace, journey=setup.journey, since=since, until=until)
+    assert (summary["followed_up"], summary["closed"]) == (3, 2)
+
+    text = text_of(section(client.get(journey_url(setup)).content.decode(), "followup-heading"))
+    share = estimate_text(summary["share"], "share")
+    assert f"3 of {summary['detractors']} detractors: {share}" in text
+    assert "Cases closed 2" in text
+    assert "Median time to close under an hour" in text
+    assert f'href="{reverse("followup:list")}?journey={setup.journey.pk}"' in section(
+        client.get(journey_url(setup)).content.decode(), "followup-heading"
+    )
+
+
+def test_a_journey_without_detractors_says_so(page_client, workspace):
+    setup = journey_setup(workspace=workspace, stages=1)
+    text = text_of(section(page_client().get(journey_url(setup)).content.decode(), "followup-heading"))
+    assert "No detractors in this period." in text
+
+
+@pytest.mark.parametrize(
+    ("hours", "text"), [(0.4, "under an hour"), (1.4, "1 hour"), (30, "30 hours"), (47.4, "47 hours"), (100, "4 days")]
+)
+def test_time_to_close_is_worded_for_people(hours, text):
+    assert duration_text(hours) == text

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics import reports
 from analytics.aggregation import ReportFilters
 from analytics.reports import journey_report
 from tests.analytics.factories import Feedback, customers_create, events_create, feedback_create, journey_setup
@@ -87,6 +88,40 @@ def test_an_empty_journey_is_a_normal_report(workspace):
         assert unit.figures["nps"].as_dict() == {"insufficient_data": True, "n": 0}
 
 
+def test_a_flagged_stage_below_the_journey_has_the_drivers_of_its_gap(workspace):
+    setup = planted(workspace)
+    report = journey_report(workspace=workspace, journey=setup.journey, filters=period())
+    good_first, bad, good_last = report.stages
+    assert (good_first.drivers, good_last.drivers) == ({}, {})
+    assert all(unit.drivers == {} for unit in report.touchpoints)
+    assert list(bad.drivers) == ["touchpoint", "channel", "persona"]
+
+    # The reference is the rest of the journey pooled: the other stages' NPS weighted by their answers.
+    rest = [good_first.figures["nps"], good_last.figures["nps"]]
+    reference = sum(nps.value * nps.n for nps in rest) / sum(nps.n for nps in rest)
+    flag = next(flag for flag in bad.flags if flag.kind == "below_journey")
+    assert flag.evidence["rest_nps"] == pytest.approx(reference, abs=0.01)
+    for dimension, table in bad.drivers.items():
+        assert table.reference_nps == pytest.approx(reference)
+        assert table.gap == pytest.approx(reference - bad.figures["nps"].value)
+        assert sum(driver.contribution for driver in table.drivers) == pytest.approx(table.gap), dimension
+        assert sum(driver.n for driver in table.drivers) == bad.figures["nps"].n
+    stage_points = {point.pk for point in setup.touchpoints if point.stage_id == setup.stages[1].pk}
+    assert {driver.value for driver in bad.drivers["touchpoint"].drivers} == stage_points
+    assert {driver.value for driver in bad.drivers["persona"].drivers} == {"Shopper", ""}
+    assert {driver.value for driver in bad.drivers["channel"].drivers} == {"email"}
+
+
+def test_drivers_cost_two_count_calls_and_only_when_a_stage_needs_them(workspace, monkeypatch):
+    setup = planted(workspace)
+    with CaptureQueriesContext(connection) as with_drivers:
+        assert journey_report(workspace=workspace, journey=setup.journey, filters=period()).stages[1].drivers
+    monkeypatch.setattr(reports, "_rest_of_journey_nps", lambda *args: {})  # no stage needs drivers
+    with CaptureQueriesContext(connection) as without:
+        assert not journey_report(workspace=workspace, journey=setup.journey, filters=period()).stages[1].drivers
+    assert len(with_drivers) == len(without) + 4  # two count calls: each reads the rollup state, then counts
+
+
 class TestApi:
     def url(self, setup, suffix=""):
         return reverse("api:journey-report" + suffix, args=[setup.journey.pk])
@@ -103,6 +138,29 @@ class TestApi:
         assert stage["flags"][0]["kind"] == "below_journey"
         assert {"kind", "severity", "reason", "evidence"} <= set(stage["flags"][0])
         assert len(body["touchpoints"]) == 6
+        assert body["stages"][0]["drivers"] is None
+        assert all(point["drivers"] is None for point in body["touchpoints"])
+        by_touchpoint = stage["drivers"]["touchpoint"]
+        assert set(stage["drivers"]) == {"touchpoint", "channel", "persona"}
+        assert by_touchpoint["gap"] == pytest.approx(by_touchpoint["reference_nps"] - stage["nps"]["value"], abs=0.01)
+        assert sum(item["contribution"] for item in by_touchpoint["drivers"]) == pytest.approx(
+            by_touchpoint["gap"], abs=0.01
+        )
+        assert {item["value"] for item in by_touchpoint["drivers"]} == {
+            point["id"] for point in body["touchpoints"][2:4]
+        }
+        first = by_touchpoint["drivers"][0]
+        assert set(first) == {
+            "value",
+            "n",
+            "is_sufficient",
+            "share",
+            "detractors",
+            "detractor_share",
+            "nps",
+            "gap",
+            "contribution",
+        }
 
     def test_the_csv_export(self, workspace, key_client):
         setup = planted(workspace)
