@@ -8,7 +8,7 @@ workspace is a 404. Every role may read reports: they hold no customer PII.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.http import HttpResponse
@@ -26,11 +26,15 @@ from analytics.aggregation import ReportFilters
 from analytics.exports import report_csv
 from analytics.reports import JourneyReport, default_period, journey_report
 from surveys.models import Invitation, Survey
-from touchpoints.apis.base import id_field
+from touchpoints.apis.base import CsvDownloadNegotiation, id_field
 from touchpoints.models import Journey, Workspace, validate_language_tag
 
 #: The longest period one report may cover.
 PERIOD_MAX_DAYS = 731
+#: The days a report may name: none before this one, and none further ahead than this many days
+#: (far-off dates would overflow date arithmetic; nothing is ever recorded there anyway).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAYS_AHEAD = 366
 
 
 class ReportQuerySerializer(serializers.Serializer):
@@ -53,8 +57,22 @@ class ReportQuerySerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError({name[:40]: [_("Unknown filter.")] for name in unknown[:5]})
         today = timezone.now().date()
-        default_since, default_until = default_period(attrs.get("until") or today)
-        since, until = attrs.get("since") or default_since, attrs.get("until") or default_until
+        for name in ("since", "until"):
+            day = attrs.get(name)
+            if day is not None and not EARLIEST_DAY <= day <= today + timedelta(days=LATEST_DAYS_AHEAD):
+                raise serializers.ValidationError(
+                    {
+                        name: [
+                            _("Give a day between %(earliest)s and %(latest)s.")
+                            % {
+                                "earliest": EARLIEST_DAY.isoformat(),
+                                "latest": (today + timedelta(days=LATEST_DAYS_AHEAD)).isoformat(),
+                            }
+                        ]
+                    }
+                )
+        until = attrs.get("until") or today
+        since = attrs.get("since") or default_period(until)[0]
         if since > until:
             raise serializers.ValidationError({"since": [_("Give a first day on or before the last day.")]})
         if until - since > timedelta(days=PERIOD_MAX_DAYS - 1):
@@ -170,6 +188,8 @@ class JourneyReportApi(APIView):
 
 class JourneyReportCsvApi(APIView):
     """The journey report as CSV: one row per stage and touchpoint, each figure with its interval and n."""
+
+    content_negotiation_class = CsvDownloadNegotiation
 
     @extend_schema(parameters=[ReportQuerySerializer], responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request, journey_id: int) -> HttpResponse:

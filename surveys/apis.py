@@ -32,6 +32,7 @@ from surveys.survey_templates import TEMPLATES
 from surveys.texts import missing_texts
 from touchpoints.apis.base import (
     CrudViewSet,
+    CsvDownloadNegotiation,
     IdFilter,
     ListMixin,
     RetrieveMixin,
@@ -200,7 +201,7 @@ class SurveyViewSet(CrudViewSet):
         summary="Export a survey's responses as CSV",
         description="Streamed; one column per question. Email only for admins and designers.",
     )
-    @action(detail=True, methods=["get"], url_path="responses.csv")
+    @action(detail=True, methods=["get"], url_path="responses.csv", content_negotiation_class=CsvDownloadNegotiation)
     def responses_csv(self, request: Request, pk: str) -> StreamingHttpResponse:
         survey = self.get_object()
         responses = selectors.response_list(workspace=request.workspace).filter(survey=survey)

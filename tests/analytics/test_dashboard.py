@@ -256,6 +256,10 @@ def test_the_persona_filter_keeps_customers_without_one_apart(page_client, works
         ({"since": "2020-01-01", "until": "2026-01-01"}, "since"),
         ({"since": "yesterday"}, "since"),
         ({"until": "2026-02-30"}, "until"),
+        ({"until": "0001-01-05"}, "until"),  # the default period would start before year 1
+        ({"since": "0001-01-01", "until": "0001-01-02"}, "since"),
+        ({"until": "9999-12-31"}, "until"),  # the day after would not exist
+        ({"since": "1999-12-31"}, "since"),
         ({"channel": "pigeon"}, "channel"),
         ({"persona": "Nobody"}, "persona"),
         ({"language": "not a tag"}, "language"),

@@ -162,6 +162,14 @@ class TestApi:
             "contribution",
         }
 
+    def test_the_csv_export_answers_a_client_that_asks_for_csv(self, workspace, key_client):
+        setup = planted(workspace, per_touchpoint=4)
+        api = key_client(Role.VIEWER)
+        response = api.get(self.url(setup, "-csv"), HTTP_ACCEPT="text/csv")
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/csv")
+        assert_error(api.get(self.url(setup, "-csv"), {"channel": "pigeon"}, HTTP_ACCEPT="text/csv"), 400, "channel")
+
     def test_the_csv_export(self, workspace, key_client):
         setup = planted(workspace)
         response = key_client(Role.ANALYST).get(self.url(setup, "-csv"), {"channel": "email"})
@@ -179,6 +187,10 @@ class TestApi:
             ({"since": "2026-05-01", "until": "2026-04-01"}, "since"),
             ({"since": "2020-01-01", "until": "2026-01-01"}, "since"),
             ({"since": "yesterday"}, "since"),
+            ({"until": "0001-01-05"}, "until"),  # the default period would start before year 1
+            ({"since": "0001-01-01", "until": "0001-01-02"}, "since"),
+            ({"until": "9999-12-31"}, "until"),  # the day after would not exist
+            ({"since": "1999-12-31"}, "since"),
             ({"channel": "pigeon"}, "channel"),
             ({"language": "not a tag"}, "language"),
             ({"survey": "999999"}, "survey"),

@@ -83,6 +83,16 @@ def test_csv_export_has_no_pii_for_analysts_and_viewers(key_client, workspace, s
     assert "ann@example.com" not in content
 
 
+def test_csv_export_answers_a_client_that_asks_for_csv(admin_api, workspace, survey, other_workspace):
+    answered(workspace, survey, 9, "ok", external_id="ann")
+    response = admin_api.get(reverse("api:survey-responses-csv", args=[survey.pk]), HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    theirs = services.survey_create_from_template(workspace=other_workspace, template="relationship_nps")
+    missing = admin_api.get(reverse("api:survey-responses-csv", args=[theirs.pk]), HTTP_ACCEPT="text/csv")
+    assert_error(missing, 404)  # errors still come as JSON, with their status
+
+
 def test_another_workspaces_responses_do_not_exist(admin_api, other_workspace):
     theirs = services.survey_create_from_template(workspace=other_workspace, template="relationship_nps")
     services.survey_publish(workspace=other_workspace, survey_id=theirs.pk)

@@ -19,10 +19,30 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from rest_framework import serializers, status, viewsets
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.limits import ID_MAX, LIST_MAX_ITEMS
+
+
+class CsvDownloadNegotiation(BaseContentNegotiation):
+    """For endpoints that answer CSV themselves: any ``Accept`` header is fine.
+
+    The view returns its CSV as a plain Django response, so DRF's renderers only
+    ever render an error; with the default negotiation, ``Accept: text/csv`` (what
+    a spreadsheet or ``curl -H`` asks for) got 406 Not Acceptable instead of the
+    file. Errors still come as JSON, with their status code.
+    """
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type
 
 
 class WorkspaceViewSet(viewsets.GenericViewSet):
