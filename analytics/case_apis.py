@@ -13,10 +13,10 @@
 
 Admins and designers write; analysts and viewers read. Customer details follow
 :meth:`touchpoints.models.Role.can_view_pii`: admins and designers see the
-customer's external id and email and the response's text answers as written;
-analysts and viewers get ``customer: null`` and texts with email addresses
-masked. Scores are not personal data and are shown to every role. Another
-workspace's case is a 404.
+customer's external id and email, the response's text answers and the notes as
+written; analysts and viewers get ``customer: null`` and those texts with e-mail
+addresses and phone numbers masked (:func:`analytics.cases.mask_pii`). Scores are
+not personal data and are shown to every role. Another workspace's case is a 404.
 """
 
 from __future__ import annotations
@@ -149,10 +149,17 @@ class CaseNoteOutputSerializer(serializers.ModelSerializer):
     # A plain string in the schema: an enum would rename the surveys' ``KindEnum`` (same field name).
     kind = serializers.CharField(help_text=_("``note``, or ``change`` (``changes`` maps a field to [old, new])."))
     author = serializers.CharField(source="author_label")
+    text = serializers.SerializerMethodField(
+        help_text=_("E-mail addresses and phone numbers are masked for roles that may not see customer data.")
+    )
 
     class Meta:
         model = CaseNote
         fields = ["id", "kind", "text", "changes", "author", "created_at"]
+
+    def get_text(self, note: CaseNote) -> str:
+        # Staff write notes, but a note may quote the customer's phone or e-mail.
+        return note.text if can_view_pii(self.context) else cases.mask_pii(note.text)
 
 
 class CaseAnswerOutputSerializer(serializers.ModelSerializer):
@@ -166,7 +173,7 @@ class CaseAnswerOutputSerializer(serializers.ModelSerializer):
         fields = ["question", "question_type", "question_order", "number", "choices", "text"]
 
     def get_text(self, answer: Answer) -> str:
-        return answer.text if can_view_pii(self.context) else cases.mask_emails(answer.text)
+        return answer.text if can_view_pii(self.context) else cases.mask_pii(answer.text)
 
 
 class CaseDetailOutputSerializer(CaseOutputSerializer):
@@ -277,4 +284,5 @@ class CaseViewSet(ListMixin, RetrieveMixin, UpdateMixin, WorkspaceViewSet):
             author=author,
             author_label=label,
         )
-        return ApiResponse(CaseNoteOutputSerializer(note).data, status=status.HTTP_201_CREATED)
+        data = CaseNoteOutputSerializer(note, context=self.get_serializer_context()).data
+        return ApiResponse(data, status=status.HTTP_201_CREATED)

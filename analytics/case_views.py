@@ -2,7 +2,8 @@
 
 Every role reads; admins and designers change a case (status, assignee, due
 date) and add notes, others get a 403 for those. Customer details (external id,
-email) and unmasked text answers only for roles that may see PII, as in the API.
+email), unmasked text answers and unmasked notes only for roles that may see PII,
+as in the API; others read them with e-mail addresses and phone numbers masked.
 Dates and times are shown and read in the workspace's time zone. A bad filter or
 form comes back with its errors beside the fields and status 400; another
 workspace's case is a 404. The list costs a fixed number of queries per page.
@@ -160,7 +161,7 @@ def _answers(case: FollowUpCase, show_pii: bool) -> list[dict[str, Any]]:
     rows = []
     for answer in case.response.answers.all():
         question = answer.question
-        text = answer.text if show_pii else cases.mask_emails(answer.text)
+        text = answer.text if show_pii else cases.mask_pii(answer.text)
         value = answer.number if answer.number is not None else ", ".join(map(str, answer.choices)) or text
         rows.append(
             {
@@ -198,14 +199,23 @@ def _render_case(
                 assignees=assignees,
                 zone=str(zone),
             )
-        history = [{"note": note, "changes": _change_lines(note, zone)} for note in case.notes.all()]
+        show_pii = Role.can_view_pii(role)
+        history = [
+            {
+                "note": note,
+                # Staff write notes, but a note may quote the customer's phone or e-mail.
+                "text": note.text if show_pii else cases.mask_pii(note.text),
+                "changes": _change_lines(note, zone),
+            }
+            for note in case.notes.all()
+        ]
         context = {
             "case": case,
             "title": case_title(case),
             "where": where_text(case),
             "overdue": cases.is_overdue(case),
-            "show_pii": Role.can_view_pii(role),
-            "answers": _answers(case, Role.can_view_pii(role)),
+            "show_pii": show_pii,
+            "answers": _answers(case, show_pii),
             "history": history,
             "can_edit": can_edit,
             "update_form": update_form,

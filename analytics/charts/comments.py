@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce, Lower, NullIf
 
 from analytics import metrics
 from analytics.aggregation import ReportFilters
-from analytics.cases import mask_emails
+from analytics.cases import mask_pii
 from analytics.text import Term, base_language, distinguishing_terms_by_language
 from surveys.models import Answer, QuestionType
 from touchpoints.models import Persona, Stage, Workspace
@@ -115,7 +115,7 @@ def detractor_comments(
             customer = f"{person.external_id} <{person.email}>" if person.email else person.external_id
         comments.append(
             Comment(
-                text=answer.text if show_pii else mask_emails(answer.text),
+                text=answer.text if show_pii else mask_pii(answer.text),
                 score=int(answer.nps),  # type: ignore[attr-defined]
                 language=answer.language_code or "",  # type: ignore[attr-defined]
                 touchpoint=invitation.touchpoint.name if invitation.touchpoint else "",
@@ -174,7 +174,7 @@ def key_terms(
         views = [
             TermView(
                 term=term,
-                examples=[answers[index][2] if show_pii else mask_emails(answers[index][2]) for index in term.examples],
+                examples=[answers[index][2] if show_pii else mask_pii(answers[index][2]) for index in term.examples],
             )
             for term in terms
         ]

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.django_db
 
 CASES = reverse("api:case-list")
 FOLLOW_UP = reverse("followup:list")
+PHONE = "+48 601 234 567"
 
 
 def detail(case_id: int) -> str:
@@ -180,7 +181,7 @@ def test_business_days_skip_weekends_in_the_workspace_time_zone():
 
 @pytest.fixture
 def case(setup):
-    answer(setup, [{"nps": 2}], texts={"text": "Write to ann@example.com, the parcel was late."})
+    answer(setup, [{"nps": 2}], texts={"text": f"Write to ann@example.com or call {PHONE}, the parcel was late."})
     detractor_cases_open()
     return FollowUpCase.objects.get()
 
@@ -318,6 +319,7 @@ def test_list_and_read_cases(key_client, case, setup):
     answers = {item["question_type"]: item for item in one["answers"]}
     assert answers["nps"]["number"] == 2
     assert "ann@example.com" in answers["text"]["text"]
+    assert PHONE in answers["text"]["text"]
     assert one["notes"] == []
 
 
@@ -328,9 +330,32 @@ def test_readers_see_no_customer_details(key_client, case, role):
     one = api.get(detail(case.pk)).json()
     assert one["customer"] is None
     text = next(item["text"] for item in one["answers"] if item["question_type"] == "text")
-    assert "ann@example.com" not in text
-    assert "[email hidden]" in text
-    assert "ann@example.com" not in api.get(detail(case.pk)).content.decode()
+    assert text == "Write to [email hidden] or call [phone hidden], the parcel was late."
+    content = api.get(detail(case.pk)).content.decode()
+    assert "ann@example.com" not in content
+    assert "601 234 567" not in content
+
+
+NOTE = "Called Ann on +7 912 345-67-89, she asked for a reply to ann.b@example.org by 2026-11-23."
+MASKED_NOTE = "Called Ann on [phone hidden], she asked for a reply to [email hidden] by 2026-11-23."
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"),
+    [(Role.ADMIN, NOTE), (Role.DESIGNER, NOTE), (Role.ANALYST, MASKED_NOTE), (Role.VIEWER, MASKED_NOTE)],
+)
+def test_notes_are_masked_for_roles_without_pii(key_client, workspace, case, role, shown):
+    case_note_add(workspace=workspace, case_id=case.pk, text=NOTE, author=None, author_label="dora")
+    notes = key_client(role).get(detail(case.pk)).json()["notes"]
+    assert [note["text"] for note in notes] == [shown]
+
+
+def test_the_author_of_a_note_reads_it_back_as_written(member_client, case):
+    response = member_client(Role.DESIGNER).post(
+        reverse("api:case-notes", args=[case.pk]), {"text": NOTE}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["text"] == NOTE
 
 
 @pytest.mark.parametrize("role", [Role.ANALYST, Role.VIEWER])
@@ -610,15 +635,32 @@ def test_notes_on_the_page(page_client, case):
 def test_readers_read_the_case_page_without_pii_or_forms(page_client, case, role):
     client = page_client(role)
     url = reverse("followup:case", args=[case.pk])
+    case_note_add(workspace=case.workspace, case_id=case.pk, text=NOTE, author=None, author_label="dora")
     content = client.get(url).content.decode()
     assert "ann@example.com" not in content
-    assert "[email hidden]" in html.unescape(content)
+    assert "601 234 567" not in content
+    assert "912 345-67-89" not in content
+    assert "ann.b@example.org" not in content
+    text = html.unescape(content)
+    assert "Write to [email hidden] or call [phone hidden], the parcel was late." in text
+    assert MASKED_NOTE in text
+    assert "Customer details, e-mail addresses and phone numbers are hidden for your role." in text
     assert 'name="status"' not in content
     assert 'name="text"' not in content
     assert client.post(url, {"status": "closed", "due_at": "2031-05-04T17:00"}).status_code == 403
     assert client.post(reverse("followup:case-note", args=[case.pk]), {"text": "x"}).status_code == 403
     case.refresh_from_db()
     assert case.status == "open"
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.DESIGNER])
+def test_writers_read_the_case_page_as_written(page_client, case, role):
+    case_note_add(workspace=case.workspace, case_id=case.pk, text=NOTE, author=None, author_label="dora")
+    text = html.unescape(page_client(role).get(reverse("followup:case", args=[case.pk])).content.decode())
+    assert f"Write to ann@example.com or call {PHONE}, the parcel was late." in text
+    assert NOTE in text
+    assert "[phone hidden]" not in text
+    assert "[email hidden]" not in text
 
 
 def test_another_workspaces_case_page_is_not_found(other_workspace, case):
