@@ -12,9 +12,15 @@ The closed loop (issue 6), all from beat and all idempotent:
   out of time); the unique case per response makes a rerun a no-op.
 * ``analytics.refresh_flags`` (hourly): friction flags of every active journey
   over the last 28 days, a case and one alert per new flag
-  (:func:`analytics.alerts.flag_monitoring_run`); a flag already open alerts no more.
-* ``analytics.send_weekly_digest`` (Mondays 07:00 UTC): the managers' digest
-  (:func:`analytics.alerts.digest_send_weekly`), once per workspace and week.
+  (:func:`analytics.alerts.flag_monitoring_run`); a flag already open, or back
+  within a week of being resolved, alerts no more.
+* ``analytics.send_weekly_digest`` (hourly): the managers' digest
+  (:func:`analytics.alerts.digest_send_weekly`), once per workspace and week, from
+  Monday 07:00 UTC on; a run missed or failed then is made up by the next one.
+
+Run over every workspace, each service handles the workspaces one by one: one that
+fails is logged with its id and the others go on. Every beat entry expires before
+its next run, so runs do not pile up in the queue while no worker takes them.
 """
 
 from __future__ import annotations
@@ -76,13 +82,16 @@ def refresh_flags(workspace_id: int | None = None) -> int:
     workspace = Workspace.objects.get(pk=workspace_id) if workspace_id is not None else None
     result = flag_monitoring_run(workspace=workspace)
     logger.info(
-        "Flags refreshed (workspace %s): %s journeys, %s new, %s still open, %s resolved, %s alerted in %.2f s",
+        "Flags refreshed (workspace %s): %s journeys, %s new, %s still open, %s back, %s resolved, %s alerted, "
+        "%s workspaces failed in %.2f s",
         workspace_id if workspace_id is not None else "all",
         result.journeys,
         result.opened,
         result.seen,
+        result.reopened,
         result.resolved,
         result.alerted,
+        result.failed,
         time.monotonic() - started,
     )
     return result.opened
@@ -90,7 +99,7 @@ def refresh_flags(workspace_id: int | None = None) -> int:
 
 @shared_task(name="analytics.send_weekly_digest")
 def send_weekly_digest() -> int:
-    """Email this week's digest to every workspace's managers (once per week); returns the emails sent."""
+    """Email this week's digest to the managers of every workspace still due one; returns the emails sent."""
     started = time.monotonic()
     sent = digest_send_weekly()
     logger.info("Weekly digests: %s emails in %.2f s", sent, time.monotonic() - started)

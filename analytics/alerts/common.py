@@ -30,6 +30,12 @@ ALERT_BATCH = 200
 ALERT_ROLES = (Role.ADMIN, Role.DESIGNER)
 DIGEST_ROLES = (Role.ADMIN, Role.DESIGNER, Role.ANALYST)
 DIGEST_NEW_FLAG_DAYS = 7
+#: A digest week starts on Monday at this hour (UTC); the hourly run sends the week's digest from then on.
+DIGEST_HOUR_UTC = 7
+#: A flag back within this many days of being resolved reopens its record: no new alert, no new case.
+FLAG_REOPEN_DAYS = 7
+#: Who wrote the notes the alerts add to cases (a name, not translated).
+NOTE_AUTHOR = "JourneyPulse"
 WEBHOOK_EVENT = "friction.flag"
 ERROR_MAX_LENGTH = 500
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -19,10 +19,12 @@ from django.utils.translation import gettext as _
 
 from analytics.aggregation import ReportFilters
 from analytics.alerts.common import (
+    DIGEST_HOUR_UTC,
     DIGEST_NEW_FLAG_DAYS,
     DIGEST_ROLES,
     WINDOW_DAYS,
     flag_context,
+    mail_errors,
     members_to_email,
     monitoring_window,
     recipient_language,
@@ -33,7 +35,7 @@ from analytics.metrics import Estimate
 from analytics.models import CaseStatus, DigestDelivery, FollowUpCase, FrictionFlagRecord
 from analytics.reports import journey_report
 from surveys.delivery import public_base_url
-from touchpoints.models import Journey, Workspace
+from touchpoints.models import Journey, Membership, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -158,30 +160,20 @@ def _digest_context(digest: Digest, language: str) -> dict[str, Any]:
 
 
 def _week_start(now: datetime) -> date:
-    today = monitoring_window(now, 1)[1]
-    return today - timedelta(days=today.weekday())
+    """The Monday of the digest week ``now`` falls in; a digest week starts on Monday at :data:`DIGEST_HOUR_UTC`.
+
+    So before 07:00 UTC on a Monday it is still last week's Monday: the hourly run
+    sends the new week's digest from Monday 07:00 on, not at midnight.
+    """
+    day = (now.astimezone(UTC) - timedelta(hours=DIGEST_HOUR_UTC)).date()
+    return day - timedelta(days=day.weekday())
 
 
-def digest_send(*, workspace: Workspace, now: datetime | None = None) -> int:
-    """Send this week's digest of ``workspace`` unless sent already or empty; returns the emails sent."""
-    now = now or timezone.now()
-    week_start = _week_start(now)
-    recipients = members_to_email(workspace, DIGEST_ROLES)
-    if not recipients or DigestDelivery.objects.filter(workspace=workspace, week_start=week_start).exists():
-        return 0
-    digest = digest_build(workspace=workspace, now=now)
-    if digest.is_empty:
-        return 0
-    try:
-        with transaction.atomic():
-            DigestDelivery.objects.create(
-                workspace=workspace, week_start=week_start, sent_at=now, recipients=len(recipients)
-            )
-    except IntegrityError:  # another run claimed this week meanwhile
-        return 0
+def _digest_messages(digest: Digest, recipients: list[Any]) -> list[EmailMultiAlternatives]:
+    """One message per recipient, in their language (rendered before anything is claimed or sent)."""
     messages = []
     for user in recipients:
-        language = recipient_language(user, workspace)
+        language = recipient_language(user, digest.workspace)
         with translation.override(language):
             context = _digest_context(digest, language)
             message = EmailMultiAlternatives(
@@ -193,14 +185,102 @@ def digest_send(*, workspace: Workspace, now: datetime | None = None) -> int:
             )
             message.attach_alternative(render_to_string("analytics/email/weekly_digest.html", context), "text/html")
         messages.append(message)
-    get_connection().send_messages(messages)
-    logger.info(
-        "Weekly digest of workspace %s (week of %s) sent to %s members", workspace.pk, week_start, len(messages)
-    )
-    return len(messages)
+    return messages
+
+
+def _send_each(messages: list[EmailMultiAlternatives]) -> tuple[int, list[str]]:
+    """Send the messages one by one over one connection; the number sent and the errors (one per failure).
+
+    One refused address does not stop the others. A connection that cannot be
+    opened fails them all.
+    """
+    sent, errors = 0, []
+    try:
+        with get_connection() as connection:
+            for message in messages:
+                try:
+                    if connection.send_messages([message]):
+                        sent += 1
+                    else:
+                        errors.append("not sent")
+                except mail_errors() as exc:
+                    errors.append(type(exc).__name__)
+    except mail_errors() as exc:  # opening or closing the connection
+        errors.extend([type(exc).__name__] * (len(messages) - sent - len(errors)))
+    return sent, errors
+
+
+def digest_send(*, workspace: Workspace, now: datetime | None = None) -> int:
+    """Send this week's digest of ``workspace`` unless sent already; returns the emails sent.
+
+    The week is claimed with a :class:`DigestDelivery` row (unique per workspace and
+    week) just before sending, so two runs never both send it. An empty digest
+    claims the week with ``recipients = 0``: it is decided, nothing to send until
+    next week. When no message at all could be sent (the mail server is down), the
+    claim is released and the next run tries again; when some went out, the week
+    stays delivered (``recipients`` is the number sent) and the failures are logged,
+    so nobody gets the digest twice.
+    """
+    now = now or timezone.now()
+    week_start = _week_start(now)
+    recipients = members_to_email(workspace, DIGEST_ROLES)
+    if not recipients or DigestDelivery.objects.filter(workspace=workspace, week_start=week_start).exists():
+        return 0
+    digest = digest_build(workspace=workspace, now=now)
+    messages = [] if digest.is_empty else _digest_messages(digest, recipients)
+    try:
+        with transaction.atomic():
+            delivery = DigestDelivery.objects.create(
+                workspace=workspace, week_start=week_start, sent_at=now, recipients=len(messages)
+            )
+    except IntegrityError:  # another run claimed this week meanwhile
+        return 0
+    if not messages:
+        logger.info("Weekly digest of workspace %s (week of %s): nothing to report", workspace.pk, week_start)
+        return 0
+    sent, errors = _send_each(messages)
+    if not sent:
+        DigestDelivery.objects.filter(pk=delivery.pk).delete()
+        logger.error(
+            "Weekly digest of workspace %s (week of %s) could not be sent (%s); the next run tries again",
+            workspace.pk,
+            week_start,
+            ", ".join(sorted(set(errors))),
+            extra={"workspace_id": workspace.pk},
+        )
+        return 0
+    if errors:
+        DigestDelivery.objects.filter(pk=delivery.pk).update(recipients=sent)
+        logger.warning(
+            "Weekly digest of workspace %s (week of %s): %s of %s messages failed (%s); not retried",
+            workspace.pk,
+            week_start,
+            len(errors),
+            len(messages),
+            ", ".join(sorted(set(errors))),
+            extra={"workspace_id": workspace.pk},
+        )
+    logger.info("Weekly digest of workspace %s (week of %s) sent to %s members", workspace.pk, week_start, sent)
+    return sent
 
 
 def digest_send_weekly(*, now: datetime | None = None) -> int:
-    """Send this week's digest of every workspace (see :func:`digest_send`); returns the emails sent."""
+    """Send this week's digest of every workspace that is still due one; returns the emails sent.
+
+    Beat runs this every hour; a workspace is due until its week is claimed (see
+    :func:`digest_send`), so a run lost to a stopped worker or a failed send is made
+    up by the next one. Each workspace stands alone: an error in one is logged with
+    its id and the others go on.
+    """
     now = now or timezone.now()
-    return sum(digest_send(workspace=workspace, now=now) for workspace in Workspace.objects.order_by("pk"))
+    delivered = DigestDelivery.objects.filter(workspace=OuterRef("pk"), week_start=_week_start(now))
+    members = Membership.objects.filter(workspace=OuterRef("pk"), role__in=DIGEST_ROLES, user__is_active=True).exclude(
+        user__email=""
+    )
+    sent = 0
+    for workspace in Workspace.objects.filter(Exists(members)).exclude(Exists(delivered)).order_by("pk"):
+        try:
+            sent += digest_send(workspace=workspace, now=now)
+        except Exception:  # one workspace's failure must not cost the others their digest
+            logger.exception("Weekly digest of workspace %s failed", workspace.pk, extra={"workspace_id": workspace.pk})
+    return sent

@@ -6,18 +6,19 @@ import json
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from analytics.aggregation import ReportFilters
-from analytics.alerts.common import WINDOW_DAYS, monitoring_window
+from analytics.alerts.common import FLAG_REOPEN_DAYS, NOTE_AUTHOR, WINDOW_DAYS, monitoring_window
 from analytics.alerts.notify import flag_alerts_send
 from analytics.cases import FLAG_DUE_BUSINESS_DAYS, add_business_days
-from analytics.models import CaseSource, FollowUpCase, FrictionFlagRecord
+from analytics.models import CaseNote, CaseSource, CaseStatus, FollowUpCase, FrictionFlagRecord
 from analytics.reports import JourneyReport, journey_report
 from touchpoints.models import Journey, Touchpoint, Workspace
 
@@ -34,11 +35,15 @@ class RefreshResult:
     journeys: int = 0
     opened: int = 0
     seen: int = 0
+    #: Resolved records taken up again (the flag came back within :data:`FLAG_REOPEN_DAYS`).
+    reopened: int = 0
     resolved: int = 0
     alerted: int = 0
+    #: Workspaces whose refresh failed (logged; the others went on).
+    failed: int = 0
 
     def add(self, other: RefreshResult) -> None:
-        for name in ("journeys", "opened", "seen", "resolved", "alerted"):
+        for name in ("journeys", "opened", "seen", "reopened", "resolved", "alerted", "failed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -82,6 +87,8 @@ def _journey_flags_record(
     )
     gone = [record.pk for key, record in open_records.items() if key not in current]
     FrictionFlagRecord.objects.filter(pk__in=gone).update(resolved_at=now, updated_at=now)
+    back = {key: value for key, value in current.items() if key not in open_records}
+    reopened = _reopen_recent(workspace=workspace, journey=journey, back=back, now=now, since=since, until=until)
     new = [
         FrictionFlagRecord(
             workspace=workspace,
@@ -99,8 +106,8 @@ def _journey_flags_record(
             first_seen_at=now,
             last_seen_at=now,
         )
-        for (level, unit_id, kind), (stage_id, flag) in current.items()
-        if (level, unit_id, kind) not in open_records
+        for (level, unit_id, kind), (stage_id, flag) in back.items()
+        if (level, unit_id, kind) not in reopened
     ]
     if new:
         FrictionFlagRecord.objects.bulk_create(new)
@@ -124,7 +131,60 @@ def _journey_flags_record(
             )
             for record in new
         )
-    return RefreshResult(journeys=1, opened=len(new), seen=len(seen), resolved=len(gone))
+    return RefreshResult(journeys=1, opened=len(new), seen=len(seen), reopened=len(reopened), resolved=len(gone))
+
+
+def _reopen_recent(
+    *,
+    workspace: Workspace,
+    journey: Journey,
+    back: dict[tuple[str, int, str], tuple[int, Any]],
+    now: datetime,
+    since: date,
+    until: date,
+) -> set[tuple[str, int, str]]:
+    """Reopen the latest record of each flag in ``back`` resolved less than :data:`FLAG_REOPEN_DAYS` ago.
+
+    The record takes the current severity, reason, evidence and window; its case is
+    left as it is, and a closed one gets a note that the flag is back. Returns the
+    keys reopened (they are not new).
+    """
+    if not back:
+        return set()
+    latest: dict[tuple[str, int, str], FrictionFlagRecord] = {}
+    recent = FrictionFlagRecord.objects.filter(
+        journey=journey, resolved_at__gte=now - timedelta(days=FLAG_REOPEN_DAYS), resolved_at__lte=now
+    ).order_by("resolved_at", "pk")
+    for record in recent:
+        key = (record.level, record.unit_id, record.kind)
+        if key in back:
+            latest[key] = record  # the last one resolved wins
+    for key, record in latest.items():
+        flag = back[key][1]
+        record.severity, record.reason, record.evidence = flag.severity, flag.reason, _plain(flag.evidence)
+        record.resolved_at, record.last_seen_at, record.updated_at = None, now, now
+        record.window_since, record.window_until = since, until
+    FrictionFlagRecord.objects.bulk_update(
+        latest.values(),
+        ["severity", "reason", "evidence", "resolved_at", "last_seen_at", "window_since", "window_until", "updated_at"],
+    )
+    closed = list(
+        FollowUpCase.objects.filter(flag__in=latest.values(), status=CaseStatus.CLOSED).select_related("flag")
+    )
+    if closed:
+        with translation.override(workspace.default_language):
+            text = _("The friction flag is back. This case stays closed: reopen it if the problem needs more work.")
+        CaseNote.objects.bulk_create(
+            CaseNote(
+                workspace=workspace,
+                case=case,
+                kind=CaseNote.Kind.NOTE,
+                author_label=NOTE_AUTHOR,
+                text=f"{text}\n\n{case.flag.reason}" if case.flag else text,
+            )
+            for case in closed
+        )
+    return set(latest)
 
 
 def flags_refresh(
@@ -149,16 +209,25 @@ def flags_refresh(
 
 
 def flag_monitoring_run(*, workspace: Workspace | None = None, now: datetime | None = None) -> RefreshResult:
-    """Refresh the flags of one workspace (or of every workspace with an active journey), then send due alerts."""
+    """Refresh the flags of one workspace (or of every workspace with an active journey), then send due alerts.
+
+    Over every workspace each one stands alone: an error in one is logged with its
+    id and counted in ``failed``, the others are refreshed, and the alerts go out.
+    Asked for one workspace, its error is raised (after nothing was alerted: the
+    next run sends what is due).
+    """
     now = now or timezone.now()
     if workspace is not None:
-        workspaces = [workspace]
+        result = flags_refresh(workspace=workspace, now=now)
     else:  # those with a journey to watch, or open flags to resolve
         active = Journey.objects.filter(workspace=OuterRef("pk"), is_active=True)
         flagged = FrictionFlagRecord.objects.filter(workspace=OuterRef("pk"), resolved_at__isnull=True)
-        workspaces = list(Workspace.objects.filter(Exists(active) | Exists(flagged)).order_by("pk"))
-    result = RefreshResult()
-    for item in workspaces:
-        result.add(flags_refresh(workspace=item, now=now))
+        result = RefreshResult()
+        for item in Workspace.objects.filter(Exists(active) | Exists(flagged)).order_by("pk"):
+            try:
+                result.add(flags_refresh(workspace=item, now=now))
+            except Exception:  # one workspace's failure must not hold back the others' flags and alerts
+                logger.exception("Flag refresh of workspace %s failed", item.pk, extra={"workspace_id": item.pk})
+                result.failed += 1
     result.alerted = flag_alerts_send(workspace=workspace, now=now)
     return result

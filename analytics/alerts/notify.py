@@ -49,10 +49,16 @@ class AlertDeliveryError(Exception):
 
 @transaction.atomic
 def _claim_alerts(*, workspace: Workspace | None, now: datetime) -> list[FrictionFlagRecord]:
+    """Claim a batch of due records for :data:`ALERT_LEASE` from now.
+
+    The lease runs from the moment of the claim, not from the start of the run
+    (``now``, which a long refresh may have left behind): the later of the two.
+    """
+    claimed_at = max(now, timezone.now())
     due = (
         FrictionFlagRecord.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(alerted_at__isnull=True, resolved_at__isnull=True, alert_attempts__lt=ALERT_MAX_ATTEMPTS)
-        .filter(Q(alert_claimed_at__isnull=True) | Q(alert_claimed_at__lte=now - ALERT_LEASE))
+        .filter(Q(alert_claimed_at__isnull=True) | Q(alert_claimed_at__lte=claimed_at - ALERT_LEASE))
         .select_related("workspace", "journey", "stage", "touchpoint")
         .order_by("pk")
     )
@@ -60,10 +66,10 @@ def _claim_alerts(*, workspace: Workspace | None, now: datetime) -> list[Frictio
         due = due.filter(workspace=workspace)
     records = list(due[:ALERT_BATCH])
     FrictionFlagRecord.objects.filter(pk__in=[record.pk for record in records]).update(
-        alert_claimed_at=now, alert_attempts=F("alert_attempts") + 1
+        alert_claimed_at=claimed_at, alert_attempts=F("alert_attempts") + 1
     )
     for record in records:
-        record.alert_claimed_at, record.alert_attempts = now, record.alert_attempts + 1
+        record.alert_claimed_at, record.alert_attempts = claimed_at, record.alert_attempts + 1
     return records
 
 
@@ -75,8 +81,13 @@ def flag_alerts_send(*, workspace: Workspace | None = None, now: datetime | None
         by_workspace: dict[int, list[FrictionFlagRecord]] = defaultdict(list)
         for record in records:
             by_workspace[record.workspace_id].append(record)
-        for items in by_workspace.values():
-            alerted += _alert_workspace(items, now=now)
+        for workspace_id, items in by_workspace.items():
+            try:
+                alerted += _alert_workspace(items, now=now)
+            except Exception:  # the other workspaces' alerts go out; these stay claimed until the lease ends
+                logger.exception(
+                    "Flag alerts of workspace %s failed", workspace_id, extra={"workspace_id": workspace_id}
+                )
         if len(records) < ALERT_BATCH:
             break
     return alerted

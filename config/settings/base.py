@@ -210,13 +210,24 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE = {
     "sweep-unevaluated-events": {"task": "surveys.sweep_events", "schedule": 60.0},
     "dispatch-due-invitations": {"task": "surveys.dispatch_invitations", "schedule": 20.0},
-    "refresh-analytics-rollups": {"task": "analytics.refresh_rollups", "schedule": 15 * 60.0},
+    # Analytics runs expire before the next one is due (seconds): while no worker takes them they do not pile up.
+    "refresh-analytics-rollups": {
+        "task": "analytics.refresh_rollups",
+        "schedule": 15 * 60.0,
+        "options": {"expires": 14 * 60.0},
+    },
     # The closed loop: a case per detractor, flags (each alerted once), the managers' weekly digest.
-    "open-detractor-cases": {"task": "analytics.open_detractor_cases", "schedule": 60.0},
-    "refresh-friction-flags": {"task": "analytics.refresh_flags", "schedule": crontab(minute=7)},
+    "open-detractor-cases": {"task": "analytics.open_detractor_cases", "schedule": 60.0, "options": {"expires": 55.0}},
+    "refresh-friction-flags": {
+        "task": "analytics.refresh_flags",
+        "schedule": crontab(minute=7),
+        "options": {"expires": 55 * 60.0},
+    },
+    # Hourly: the digest goes out from Monday 07:00 UTC, once per workspace and week, and a missed run is made up.
     "send-weekly-digest": {
         "task": "analytics.send_weekly_digest",
-        "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
+        "schedule": crontab(minute=0),
+        "options": {"expires": 55 * 60.0},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import random
+import smtplib
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.urls import reverse
 from django.utils import timezone
 
 from analytics import alerts
-from analytics.alerts import digest_send_weekly, flag_alerts_send, flag_monitoring_run
+from analytics.alerts import digest as digest_module
+from analytics.alerts import digest_send_weekly, flag_alerts_send, flag_monitoring_run, flags_refresh
+from analytics.alerts import flags as flags_module
+from analytics.alerts import notify as notify_module
 from analytics.alerts.common import ALERT_LEASE, ALERT_MAX_ATTEMPTS
-from analytics.models import CaseSource, DigestDelivery, FollowUpCase, FrictionFlagRecord
+from analytics.models import CaseNote, CaseSource, CaseStatus, DigestDelivery, FollowUpCase, FrictionFlagRecord
 from analytics.tasks import refresh_flags, send_weekly_digest
 from surveys.delivery import webhook_signature_valid
 from surveys.models import Invitation
@@ -266,11 +272,11 @@ def test_without_recipients_or_webhook_a_flag_counts_as_alerted(workspace):
 # --- Resolution and reappearance ----------------------------------------------------------
 
 
-def test_a_vanished_flag_is_resolved_and_its_return_is_a_new_flag_and_alert(workspace, members):
+def test_a_vanished_flag_is_resolved_and_its_quick_return_reopens_it(workspace, members):
     setup = nps_journey(workspace)
     flag_monitoring_run(workspace=workspace)
     first = stage_flags(setup).get(kind="below_journey")
-    emails = len(mail.outbox)
+    emails, flags, cases = len(mail.outbox), FrictionFlagRecord.objects.count(), FollowUpCase.objects.count()
 
     Invitation.objects.filter(touchpoint__stage=setup.stages[1]).delete()  # the bad stage's feedback is gone
     result = flag_monitoring_run(workspace=workspace, now=timezone.now() + timedelta(hours=1))
@@ -283,13 +289,66 @@ def test_a_vanished_flag_is_resolved_and_its_return_is_a_new_flag_and_alert(work
     assert len(mail.outbox) == emails
 
     add_feedback(setup, setup.customers, setup.touchpoints[1], bad=True, seed=11)
-    result = flag_monitoring_run(workspace=workspace, now=timezone.now() + timedelta(hours=2))
+    later = timezone.now() + timedelta(hours=2)
+    result = flag_monitoring_run(workspace=workspace, now=later)
+    again = stage_flags(setup).get(kind="below_journey", resolved_at__isnull=True)
+    assert again.pk == first.pk  # back within FLAG_REOPEN_DAYS: the same flag, open again
+    assert result.reopened >= 1
+    assert result.opened == 0
+    assert again.first_seen_at == first.first_seen_at
+    assert again.last_seen_at == later
+    assert again.alerted_at == first.alerted_at
+    assert stage_flags(setup).filter(kind="below_journey").count() == 1
+    assert FrictionFlagRecord.objects.count() == flags
+    assert FollowUpCase.objects.count() == cases
+    assert FollowUpCase.objects.get(flag=again).pk == case.pk
+    assert len(mail.outbox) == emails  # no second alert
+    assert not CaseNote.objects.filter(case=case).exists()  # an open case is still being worked on
+
+
+def test_a_flag_back_on_a_closed_case_leaves_it_closed_with_a_note(workspace, members):
+    Workspace.objects.filter(pk=workspace.pk).update(default_language="pl")
+    workspace.refresh_from_db()
+    setup = nps_journey(workspace)
+    flag_monitoring_run(workspace=workspace)
+    first = stage_flags(setup).get(kind="below_journey")
+    case = FollowUpCase.objects.get(flag=first)
+    FollowUpCase.objects.filter(pk=case.pk).update(status=CaseStatus.CLOSED, closed_at=timezone.now())
+    emails = len(mail.outbox)
+    FrictionFlagRecord.objects.filter(pk=first.pk).update(resolved_at=timezone.now() - timedelta(days=3))
+
+    result = flag_monitoring_run(workspace=workspace, now=timezone.now() + timedelta(hours=1))
+    first.refresh_from_db()
+    case.refresh_from_db()
+    assert first.is_open
+    assert result.reopened == 1
+    assert case.status == CaseStatus.CLOSED
+    [note] = CaseNote.objects.filter(case=case)
+    assert note.kind == "note"
+    assert note.author_label == "JourneyPulse"
+    assert first.reason in note.text  # in the workspace's language, with the current reason
+    assert len(mail.outbox) == emails
+    assert FollowUpCase.objects.filter(flag=first).count() == 1
+
+
+def test_a_flag_back_after_the_reopen_window_is_a_new_flag_case_and_alert(workspace, members):
+    setup = nps_journey(workspace)
+    flag_monitoring_run(workspace=workspace)
+    first = stage_flags(setup).get(kind="below_journey")
+    emails = len(mail.outbox)
+    resolved = timezone.now() - timedelta(days=alerts.FLAG_REOPEN_DAYS, hours=1)
+    FrictionFlagRecord.objects.filter(pk=first.pk).update(resolved_at=resolved)
+
+    result = flag_monitoring_run(workspace=workspace, now=timezone.now() + timedelta(hours=1))
     again = stage_flags(setup).get(kind="below_journey", resolved_at__isnull=True)
     assert again.pk != first.pk
     assert result.opened >= 1
+    assert result.reopened == 0
+    first.refresh_from_db()
+    assert first.resolved_at == resolved  # history stays as it was
     assert FollowUpCase.objects.filter(flag=again).count() == 1
     assert len(mail.outbox) == emails + 2
-    assert stage_flags(setup).filter(kind="below_journey").count() == 2
+    assert "Below the journey" in mail.outbox[-1].subject
 
 
 def test_flags_of_a_journey_no_longer_active_are_resolved(workspace, members):
@@ -340,20 +399,30 @@ def test_the_digest_goes_to_managers_with_the_stage_table_and_new_flags(workspac
     assert DigestDelivery.objects.get(workspace=workspace).recipients == 3
 
 
+def this_monday_at_seven() -> datetime:
+    """07:00 UTC on the Monday of the current (UTC) week."""
+    now = timezone.now().astimezone(UTC)
+    return now.replace(hour=7, minute=0, second=0, microsecond=0) - timedelta(days=now.weekday())
+
+
 def test_the_digest_is_sent_once_per_week(workspace, members):
     nps_journey(workspace)
-    monday = timezone.now().replace(hour=7, minute=0) - timedelta(days=timezone.now().weekday())
+    monday = this_monday_at_seven()
     assert digest_send_weekly(now=monday) == 3
     assert digest_send_weekly(now=monday + timedelta(hours=2)) == 0  # a redelivered task
     assert len(mail.outbox) == 3
     assert digest_send_weekly(now=monday + timedelta(days=7)) == 3  # next week
 
 
-def test_no_digest_without_data_or_flags(workspace, members):
+def test_no_digest_without_data_or_flags(workspace, members, django_assert_max_num_queries):
     journey_setup(workspace=workspace, stages=2)
-    assert digest_send_weekly() == 0
+    monday = this_monday_at_seven()
+    assert digest_send_weekly(now=monday) == 0
     assert mail.outbox == []
-    assert not DigestDelivery.objects.exists()
+    # the empty week is decided: the hourly runs of the week do not build it again
+    assert DigestDelivery.objects.get(workspace=workspace).recipients == 0
+    with django_assert_max_num_queries(1):
+        assert digest_send_weekly(now=monday + timedelta(hours=1)) == 0
 
 
 def test_insufficient_data_is_said_so(workspace, members):
@@ -395,3 +464,217 @@ def test_a_flag_case_links_to_its_stage_report_over_the_flag_window(workspace, m
         ).status_code
         == 200
     )
+
+
+# --- One workspace's failure stays its own -------------------------------------------------
+
+
+@pytest.fixture
+def their_members(other_workspace):
+    """The other workspace's admin, designer and analyst."""
+    return {
+        role: MembershipFactory(workspace=other_workspace, role=role, user=UserFactory(username=f"their-{role}")).user
+        for role in (Role.ADMIN, Role.DESIGNER, Role.ANALYST)
+    }
+
+
+class RefusingBackend(locmem.EmailBackend):
+    """The test outbox, except that a message to an address in :attr:`refused` raises an SMTP error."""
+
+    refused: ClassVar[set[str]] = set()
+
+    def send_messages(self, messages):
+        for message in messages:
+            if set(message.to) & self.refused:
+                raise smtplib.SMTPRecipientsRefused({message.to[0]: (550, b"no such user")})
+        return super().send_messages(messages)
+
+
+@pytest.fixture
+def refusing_mail(settings):
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    RefusingBackend.refused = set()
+    yield RefusingBackend.refused
+    RefusingBackend.refused = set()
+
+
+def errors_about(caplog, workspace: Workspace) -> list[logging.LogRecord]:
+    return [
+        record
+        for record in caplog.records
+        if record.levelno >= logging.ERROR and f"workspace {workspace.pk} " in record.getMessage()
+    ]
+
+
+def test_a_failed_digest_send_is_retried_and_the_other_workspaces_get_theirs(
+    workspace, other_workspace, members, their_members, refusing_mail, caplog
+):
+    nps_journey(workspace)
+    nps_journey(other_workspace)
+    refusing_mail.update(user.email for user in members.values())  # the mail server refuses all of Acme's
+    monday = this_monday_at_seven()
+    assert workspace.pk < other_workspace.pk  # the failing one comes first
+
+    assert digest_send_weekly(now=monday) == 3
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(user.email for user in their_members.values())
+    assert not DigestDelivery.objects.filter(workspace=workspace).exists()  # the week is not marked delivered
+    assert DigestDelivery.objects.get(workspace=other_workspace).recipients == 3
+    assert errors_about(caplog, workspace)
+
+    refusing_mail.clear()  # the mail server is back: the next hourly run sends Acme's, and nobody gets two
+    assert digest_send_weekly(now=monday + timedelta(hours=1)) == 3
+    assert DigestDelivery.objects.get(workspace=workspace).recipients == 3
+    assert digest_send_weekly(now=monday + timedelta(hours=2)) == 0
+    assert len(mail.outbox) == 6
+    assert len({message.to[0] for message in mail.outbox}) == 6
+
+
+def test_one_refused_address_does_not_stop_the_digest_nor_repeat_it(workspace, members, refusing_mail, caplog):
+    nps_journey(workspace)
+    refusing_mail.add(members[Role.DESIGNER].email)
+    monday = this_monday_at_seven()
+    assert digest_send_weekly(now=monday) == 2
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(
+        [members[Role.ADMIN].email, members[Role.ANALYST].email]
+    )
+    assert DigestDelivery.objects.get(workspace=workspace).recipients == 2
+    assert any("1 of 3 messages failed" in record.getMessage() for record in caplog.records)
+    assert digest_send_weekly(now=monday + timedelta(hours=1)) == 0  # the others do not get it twice
+    assert len(mail.outbox) == 2
+
+
+def test_an_error_in_one_workspace_digest_is_logged_and_the_others_go_out(
+    workspace, other_workspace, members, their_members, monkeypatch, caplog
+):
+    nps_journey(workspace)
+    nps_journey(other_workspace)
+    real = digest_module.digest_build
+
+    def build(*, workspace: Workspace, now: datetime):
+        if workspace.slug == "acme":
+            raise RuntimeError("boom")
+        return real(workspace=workspace, now=now)
+
+    monkeypatch.setattr(digest_module, "digest_build", build)
+    assert digest_send_weekly(now=this_monday_at_seven()) == 3
+    assert {message.to[0] for message in mail.outbox} == {user.email for user in their_members.values()}
+    assert not DigestDelivery.objects.filter(workspace=workspace).exists()
+    [failure] = errors_about(caplog, workspace)
+    assert failure.exc_info is not None
+
+
+def test_the_digest_goes_out_from_monday_seven_once_a_week_whenever_beat_runs(workspace, members):
+    nps_journey(workspace)
+    monday = this_monday_at_seven()
+    # 06:00 on Monday still belongs to the week before
+    assert digest_send_weekly(now=monday - timedelta(hours=1)) == 3
+    assert DigestDelivery.objects.get().week_start == (monday - timedelta(days=7)).date()
+    assert digest_send_weekly(now=monday - timedelta(minutes=1)) == 0
+    assert digest_send_weekly(now=monday) == 3  # the week's digest, on Monday morning
+    sent = sum(digest_send_weekly(now=monday + timedelta(hours=hour)) for hour in range(1, 7 * 24))
+    assert sent == 0  # the rest of the week's hourly runs send nothing
+    assert len(mail.outbox) == 6
+    assert sorted(DigestDelivery.objects.values_list("week_start", flat=True)) == [
+        (monday - timedelta(days=7)).date(),
+        monday.date(),
+    ]
+
+
+def test_a_missed_monday_run_is_made_up_later_in_the_week(workspace, members):
+    nps_journey(workspace)
+    wednesday = this_monday_at_seven() + timedelta(days=2, hours=3)
+    assert digest_send_weekly(now=wednesday) == 3
+    assert DigestDelivery.objects.get().week_start == this_monday_at_seven().date()
+    assert digest_send_weekly(now=wednesday + timedelta(hours=1)) == 0
+
+
+def test_a_failing_workspace_refresh_does_not_stop_the_others_or_their_alerts(
+    workspace, other_workspace, members, their_members, monkeypatch, caplog
+):
+    nps_journey(workspace)
+    theirs = nps_journey(other_workspace)
+    real = flags_module.flags_refresh
+
+    def refresh(*, workspace: Workspace, **kwargs: Any):
+        if workspace.slug == "acme":
+            raise RuntimeError("boom")
+        return real(workspace=workspace, **kwargs)
+
+    monkeypatch.setattr(flags_module, "flags_refresh", refresh)
+    assert workspace.pk < other_workspace.pk  # the failing one comes first
+    result = refresh_flags()  # the beat task, over every workspace
+    assert result >= 1
+    assert not FrictionFlagRecord.objects.filter(workspace=workspace).exists()
+    assert FrictionFlagRecord.objects.filter(journey=theirs.journey).exists()
+    assert not FrictionFlagRecord.objects.filter(workspace=other_workspace, alerted_at__isnull=True).exists()
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(
+        [their_members[Role.ADMIN].email, their_members[Role.DESIGNER].email]
+    )
+    [failure] = errors_about(caplog, workspace)
+    assert failure.exc_info is not None
+    assert flag_monitoring_run().failed == 1
+    with pytest.raises(RuntimeError):  # asked for that one workspace, its error is raised
+        flag_monitoring_run(workspace=workspace)
+
+
+def test_a_failing_workspace_alert_does_not_stop_the_others(
+    workspace, other_workspace, members, their_members, monkeypatch, caplog
+):
+    nps_journey(workspace)
+    nps_journey(other_workspace)
+    flags_refresh(workspace=workspace)
+    flags_refresh(workspace=other_workspace)
+    real = notify_module._send_alert_emails
+
+    def send(workspace: Workspace, *args: Any):
+        if workspace.slug == "acme":
+            raise RuntimeError("template broken")
+        return real(workspace, *args)
+
+    monkeypatch.setattr(notify_module, "_send_alert_emails", send)
+    assert flag_alerts_send() == FrictionFlagRecord.objects.filter(workspace=other_workspace).count()
+    assert {message.to[0] for message in mail.outbox} == {
+        their_members[Role.ADMIN].email,
+        their_members[Role.DESIGNER].email,
+    }
+    mine = FrictionFlagRecord.objects.filter(workspace=workspace)
+    assert all(record.alerted_at is None and record.alert_attempts == 1 for record in mine)
+    assert errors_about(caplog, workspace)
+
+
+def test_the_alert_lease_starts_when_the_records_are_claimed(workspace, members, receiver):
+    Workspace.objects.filter(pk=workspace.pk).update(webhook_url=receiver.url)
+    nps_journey(workspace)
+    receiver.status = 503
+    claimed = timezone.now()
+    # a run that started long ago (its refresh took longer than the lease) claims the alerts now
+    flag_monitoring_run(workspace=workspace, now=claimed - ALERT_LEASE - timedelta(minutes=5))
+    record = FrictionFlagRecord.objects.order_by("pk").first()
+    assert record.alert_claimed_at >= claimed
+    assert record.alert_attempts == 1
+    posts = len(receiver.requests)
+    assert flag_alerts_send(workspace=workspace) == 0  # still under its lease: not claimed again
+    record.refresh_from_db()
+    assert record.alert_attempts == 1
+    assert len(receiver.requests) == posts
+
+
+def test_analytics_beat_runs_expire_before_the_next_and_the_digest_runs_hourly(settings):
+    def interval_seconds(schedule: Any) -> float:
+        if isinstance(schedule, float | int):
+            return float(schedule)
+        assert schedule.minute == {schedule.minute.copy().pop()}  # once an hour at a fixed minute
+        assert schedule.hour == set(range(24))
+        assert schedule.day_of_week == set(range(7))
+        return 3600.0
+
+    entries = {entry["task"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    for task in (
+        "analytics.refresh_rollups",
+        "analytics.open_detractor_cases",
+        "analytics.refresh_flags",
+        "analytics.send_weekly_digest",
+    ):
+        entry = entries[task]
+        assert 0 < entry["options"]["expires"] < interval_seconds(entry["schedule"]), task
+    assert entries["analytics.send_weekly_digest"]["schedule"].minute == {0}
