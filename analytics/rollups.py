@@ -389,17 +389,22 @@ def rollups_refresh(*, workspace: Workspace | None = None, now: datetime | None 
     yesterday again (the lateness policy in the module docstring) and the sent
     days of invitations answered since. A first run rolls up the whole history.
     Each workspace is its own transaction, so one slow workspace never holds
-    the others' results back. Idempotent: a rerun writes the same rows.
+    the others' results back; over every workspace, one that fails is logged with
+    its id and the others go on (the next run tries it again). Asked for one
+    workspace, its error is raised. Idempotent: a rerun writes the same rows.
     """
     now = now or timezone.now()
     if workspace is not None:
-        workspace_ids = [workspace.pk]
-    else:
-        workspace_ids = list(Workspace.objects.order_by("pk").values_list("pk", flat=True))
-    return sum(
-        _refresh_workspace(workspace_id=workspace_id, now=now, since=None, is_rebuild=False)
-        for workspace_id in workspace_ids
-    )
+        return _refresh_workspace(workspace_id=workspace.pk, now=now, since=None, is_rebuild=False)
+    days = 0
+    for workspace_id in Workspace.objects.order_by("pk").values_list("pk", flat=True):
+        try:
+            days += _refresh_workspace(workspace_id=workspace_id, now=now, since=None, is_rebuild=False)
+        except Exception:  # one workspace's failure must not leave the others' rollups behind
+            logger.exception(
+                "Rollup refresh of workspace %s failed", workspace_id, extra={"workspace_id": workspace_id}
+            )
+    return days
 
 
 def rollups_rebuild(*, workspace: Workspace, since: date | None = None, now: datetime | None = None) -> int:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from analytics import rollups
 from analytics.aggregation import ReportFilters, answer_counts, invitation_counts
 from analytics.models import AnswerRollup, AnswerTouchpointRollup, InvitationRollup, RollupState
 from analytics.rollups import LATE_DAYS, rollups_rebuild, rollups_refresh
@@ -290,3 +291,37 @@ def test_the_task_refreshes_and_beat_runs_it_every_quarter_hour(history, workspa
     assert refresh_rollups.delay().get() >= 1
     [entry] = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "analytics.refresh_rollups"]
     assert entry["schedule"] == 15 * 60
+    assert 0 < entry["options"]["expires"] < entry["schedule"]  # a run no worker took is dropped before the next
+
+
+def test_a_failing_workspace_does_not_hold_back_the_others(history, workspace, other_workspace, monkeypatch, caplog):
+    foreign = journey_setup(workspace=other_workspace, stages=1, touchpoints_per_stage=1)
+    [stranger] = customers_create(workspace=other_workspace, count=1)
+    feedback_create(
+        foreign,
+        [
+            Feedback(
+                customer=stranger,
+                touchpoint=foreign.touchpoints[0],
+                sent_at=at(TODAY - timedelta(days=2)),
+                scores={"nps": 0},
+            )
+        ],
+    )
+    real = rollups._refresh_workspace
+
+    def refresh(*, workspace_id: int, **kwargs):
+        if workspace_id == workspace.pk:
+            raise RuntimeError("boom")
+        return real(workspace_id=workspace_id, **kwargs)
+
+    monkeypatch.setattr(rollups, "_refresh_workspace", refresh)
+    assert workspace.pk < other_workspace.pk  # the failing one comes first
+    assert rollups_refresh(now=NOW) > 0
+    assert AnswerRollup.objects.filter(workspace=other_workspace).exists()
+    assert not AnswerRollup.objects.filter(workspace=workspace).exists()
+    [failure] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert f"workspace {workspace.pk} failed" in failure.getMessage()
+    assert failure.exc_info is not None
+    with pytest.raises(RuntimeError):  # asked for that one workspace, its error is raised
+        rollups_refresh(workspace=workspace, now=NOW)
