@@ -8,7 +8,9 @@
   case, the response's answers.
 * ``PATCH /cases/<id>/`` — ``status`` (``open``, ``in_progress``, ``closed``),
   ``assignee`` (a user id of an admin or designer of the workspace, or ``null``),
-  ``due_at`` (ISO 8601 with a time zone, not in the past). Other fields are a 400.
+  ``due_at`` (ISO 8601 with a time zone, not in the past, at most two years ahead;
+  a date whose conversion to UTC would leave the calendar is a field error too).
+  Other fields are a 400.
 * ``POST /cases/<id>/notes/`` — ``{"text": "..."}`` adds a note (201).
 
 Admins and designers write; analysts and viewers read. Customer details follow
@@ -22,6 +24,7 @@ not personal data and are shown to every role. Another workspace's case is a 404
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from django.db.models import Model, QuerySet
@@ -193,7 +196,10 @@ class CaseDetailOutputSerializer(CaseOutputSerializer):
 class CaseUpdateInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=CaseStatus.choices, required=False)
     assignee = id_field(required=False, allow_null=True, help_text=_("A user id; null to unassign."))
-    due_at = serializers.DateTimeField(required=False, help_text=_("ISO 8601, e.g. 2026-05-04T17:00:00+02:00"))
+    # Read in UTC whatever zone is active: DRF turns an offset that overflows on conversion into a field error.
+    due_at = serializers.DateTimeField(
+        required=False, default_timezone=UTC, help_text=_("ISO 8601, e.g. 2026-05-04T17:00:00+02:00")
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(self.initial_data) - set(self.fields))

@@ -97,6 +97,8 @@ DETRACTOR_BACKFILL_DAYS = 7
 NOTE_MAX_LENGTH = 5000
 #: Members who may be assigned a case: those who may change it.
 ASSIGNABLE_ROLES = (Role.ADMIN, Role.DESIGNER)
+#: How far ahead a due date may be set (two years and a leap day).
+DUE_AT_MAX_AHEAD = timedelta(days=2 * 365 + 1)
 
 
 def detractor_q(prefix: str = "") -> Q:
@@ -414,8 +416,10 @@ def case_update(
 
     Closing sets ``closed_at``, reopening clears it; the first move away from open
     marks the case followed up. The assignee must be an admin or designer of the
-    workspace; a new due date must not lie in the past (an unchanged one may).
-    Unknown keys are refused. Errors name their field.
+    workspace; a new due date must lie between now and :data:`DUE_AT_MAX_AHEAD` from
+    now (an unchanged one may be past). The bounds are checked before the date is
+    converted anywhere, so a date at the end of the calendar is a field error, not
+    an overflow. Unknown keys are refused. Errors name their field.
     """
     unknown = sorted(set(data) - {"status", "assignee_id", "due_at"})
     if unknown:
@@ -454,8 +458,11 @@ def case_update(
         due_at = data["due_at"]
         if not isinstance(due_at, datetime) or timezone.is_naive(due_at):
             raise ApplicationError.for_field("due_at", _("Give a date and time with a time zone."))
+        # Aware datetimes compare without conversion, whatever their offset.
         if due_at < now - timedelta(minutes=1):
             raise ApplicationError.for_field("due_at", _("Give a due date that is not in the past."))
+        if due_at > now + DUE_AT_MAX_AHEAD:
+            raise ApplicationError.for_field("due_at", _("Give a due date at most two years ahead."))
         changes["due_at"] = [case.due_at.isoformat(), due_at.isoformat()]
         case.due_at = due_at
         fields.append("due_at")

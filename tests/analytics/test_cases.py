@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import zoneinfo
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django.db import connection
@@ -35,6 +35,16 @@ PHONE = "+48 601 234 567"
 
 def detail(case_id: int) -> str:
     return reverse("api:case-detail", args=[case_id])
+
+
+def soon(days: int = 30) -> datetime:
+    """A due date the rules accept (within two years), on the minute, in UTC."""
+    return (timezone.now() + timedelta(days=days)).replace(second=0, microsecond=0)
+
+
+def form_value(moment: datetime) -> str:
+    """How the page's datetime-local field sends a time."""
+    return moment.strftime("%Y-%m-%dT%H:%M")
 
 
 @pytest.fixture
@@ -247,6 +257,41 @@ def test_bad_changes_are_field_errors(workspace, case, data, field):
     assert field in caught.value.fields
 
 
+@pytest.mark.parametrize(
+    "due_at",
+    [
+        pytest.param(lambda now: now + cases.DUE_AT_MAX_AHEAD + timedelta(days=1), id="over two years ahead"),
+        pytest.param(lambda now: now + timedelta(days=3 * 365), id="three years ahead"),
+        # At the ends of the calendar: converting these to UTC would overflow.
+        pytest.param(
+            lambda now: datetime(9999, 12, 31, 23, 0, tzinfo=zoneinfo.ZoneInfo("America/New_York")), id="9999 west"
+        ),
+        pytest.param(lambda now: datetime(9999, 12, 31, 23, 59, tzinfo=UTC), id="9999 UTC"),
+        pytest.param(
+            lambda now: datetime(1, 1, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo("Pacific/Kiritimati")), id="year 1 east"
+        ),
+        pytest.param(lambda now: datetime(1999, 12, 31, 12, 0, tzinfo=UTC), id="before 2000"),
+    ],
+)
+def test_a_due_date_out_of_range_is_a_field_error(workspace, case, due_at):
+    before = case.due_at
+    with pytest.raises(ApplicationError) as caught:
+        case_update(
+            workspace=workspace, case_id=case.pk, data={"due_at": due_at(timezone.now())}, author=None, author_label=""
+        )
+    assert list(caught.value.fields) == ["due_at"]
+    case.refresh_from_db()
+    assert case.due_at == before
+    assert not CaseNote.objects.exists()
+
+
+def test_a_due_date_up_to_two_years_ahead_is_accepted(workspace, case):
+    due_at = timezone.now() + cases.DUE_AT_MAX_AHEAD - timedelta(minutes=5)
+    updated = case_update(workspace=workspace, case_id=case.pk, data={"due_at": due_at}, author=None, author_label="")
+    assert updated.due_at == due_at
+    assert FollowUpCase.objects.get(pk=case.pk).due_at == due_at
+
+
 def test_only_admins_and_designers_of_the_workspace_can_be_assigned(workspace, other_workspace, case):
     viewer = MembershipFactory(workspace=workspace, role=Role.VIEWER).user
     stranger = MembershipFactory(workspace=other_workspace, role=Role.ADMIN).user
@@ -416,6 +461,38 @@ def test_bad_updates_are_field_errors(admin_api, case, payload, field):
     assert case.status == "open"
 
 
+@pytest.mark.parametrize(
+    "due_at",
+    [
+        "9999-12-31T23:00:00-05:00",  # would overflow on conversion to UTC
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:00:00",  # no offset: read as UTC
+        "0001-01-01T00:00:00-05:00",
+        "0001-01-01T00:00:00+05:00",  # would underflow on conversion to UTC
+        "1999-12-31T12:00:00Z",
+        "three years",
+    ],
+)
+def test_a_due_date_out_of_range_is_a_field_error_in_the_api(admin_api, case, due_at):
+    if due_at == "three years":
+        due_at = (timezone.now() + timedelta(days=3 * 365)).isoformat()
+    before = case.due_at
+    error = assert_error(admin_api.patch(detail(case.pk), {"due_at": due_at}, format="json"), 400, "due_at")
+    assert list(error["fields"]) == ["due_at"]
+    case.refresh_from_db()
+    assert case.due_at == before
+    assert not CaseNote.objects.exists()
+
+
+def test_the_api_accepts_a_due_date_up_to_two_years_ahead(admin_api, case):
+    due = soon(days=2 * 365 - 1).astimezone(zoneinfo.ZoneInfo("America/New_York"))
+    response = admin_api.patch(detail(case.pk), {"due_at": due.isoformat()}, format="json")
+    assert response.status_code == 200, response.content
+    assert datetime.fromisoformat(response.json()["due_at"]) == due
+    case.refresh_from_db()
+    assert case.due_at == due
+
+
 def test_a_note_needs_text(admin_api, case):
     url = reverse("api:case-notes", args=[case.pk])
     assert_error(admin_api.post(url, {"text": "   "}, format="json"), 400, "text")
@@ -566,11 +643,12 @@ def test_a_designer_updates_a_case_on_its_page(page_client, case, designer):
     content = html.unescape(page.content.decode())
     assert "ann@example.com" in content  # designers see the customer
     assert 'type="datetime-local"' in content
-    response = client.post(url, {"status": "closed", "assignee": str(designer.pk), "due_at": "2031-05-04T17:00"})
+    due = soon()
+    response = client.post(url, {"status": "closed", "assignee": str(designer.pk), "due_at": form_value(due)})
     assert response.status_code == 302
     case.refresh_from_db()
     assert (case.status, case.assignee_id) == ("closed", designer.pk)
-    assert case.due_at == datetime(2031, 5, 4, 17, 0, tzinfo=UTC)  # the workspace's zone: UTC
+    assert case.due_at == due  # the workspace's zone: UTC
     history = client.get(url).content.decode()
     assert "Status: Open → Closed" in html.unescape(history)
 
@@ -593,11 +671,10 @@ def test_an_overdue_case_changes_status_without_a_new_due_date(page_client, case
 def test_due_dates_are_read_in_the_workspace_time_zone(workspace, page_client, case):
     type(workspace).objects.filter(pk=workspace.pk).update(timezone="Europe/Warsaw")
     client = page_client(Role.ADMIN)
-    client.post(
-        reverse("followup:case", args=[case.pk]), {"status": "open", "assignee": "", "due_at": "2031-05-05T17:00"}
-    )
+    day = date(timezone.now().year + 1, 7, 6)  # summer time next year: within two years, always
+    client.post(reverse("followup:case", args=[case.pk]), {"status": "open", "assignee": "", "due_at": f"{day}T17:00"})
     case.refresh_from_db()
-    assert case.due_at == datetime(2031, 5, 5, 15, 0, tzinfo=UTC)
+    assert case.due_at == datetime.combine(day, time(15, 0), tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -610,7 +687,7 @@ def test_due_dates_are_read_in_the_workspace_time_zone(workspace, page_client, c
     ],
 )
 def test_bad_input_on_the_page_is_shown_beside_the_field(page_client, case, changes, field):
-    data = {"status": "open", "assignee": "", "due_at": "2031-05-04T17:00"} | changes
+    data = {"status": "open", "assignee": "", "due_at": form_value(soon())} | changes
     response = page_client(Role.DESIGNER).post(reverse("followup:case", args=[case.pk]), data)
     assert response.status_code == 400
     content = response.content.decode()
@@ -618,6 +695,52 @@ def test_bad_input_on_the_page_is_shown_beside_the_field(page_client, case, chan
     assert 'aria-invalid="true"' in content
     case.refresh_from_db()
     assert case.status == "open"
+
+
+TOO_FAR = "Give a due date at most two years ahead."
+PAST = "Give a due date that is not in the past."
+
+
+@pytest.mark.parametrize(
+    ("zone", "due_at", "message"),
+    [
+        ("America/New_York", "9999-12-31T23:00", TOO_FAR),  # was a 500: past the calendar's end in UTC
+        ("America/New_York", "9999-12-31", TOO_FAR),
+        ("America/New_York", "three years", TOO_FAR),
+        ("America/New_York", "0001-01-01T00:00", PAST),
+        ("Pacific/Kiritimati", "0001-01-01T00:00", PAST),  # UTC+14: before the calendar's start in UTC
+        ("Pacific/Kiritimati", "9999-12-31T23:59", TOO_FAR),
+        ("UTC", "1999-12-31T12:00", PAST),
+    ],
+)
+def test_a_due_date_out_of_range_is_shown_beside_the_field(workspace, page_client, case, zone, due_at, message):
+    type(workspace).objects.filter(pk=workspace.pk).update(timezone=zone)
+    if due_at == "three years":
+        due_at = form_value(timezone.localtime(timezone.now() + timedelta(days=3 * 365), zoneinfo.ZoneInfo(zone)))
+    before = case.due_at
+    response = page_client(Role.ADMIN).post(
+        reverse("followup:case", args=[case.pk]), {"status": "closed", "assignee": "", "due_at": due_at}
+    )
+    assert response.status_code == 400
+    content = html.unescape(response.content.decode())
+    errors = content.split('id="id_due_at_errors"', 1)[1].split("</ul>", 1)[0]
+    assert message in errors
+    assert f'value="{due_at}"' in content  # the form keeps what was typed
+    case.refresh_from_db()
+    assert (case.status, case.due_at) == ("open", before)
+    assert not CaseNote.objects.exists()
+
+
+def test_the_page_accepts_a_due_date_up_to_two_years_ahead_west_of_utc(workspace, page_client, case):
+    type(workspace).objects.filter(pk=workspace.pk).update(timezone="America/New_York")
+    zone = zoneinfo.ZoneInfo("America/New_York")
+    due = timezone.localtime(soon(days=2 * 365 - 1), zone)
+    response = page_client(Role.ADMIN).post(
+        reverse("followup:case", args=[case.pk]), {"status": "open", "assignee": "", "due_at": form_value(due)}
+    )
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.due_at == due
 
 
 def test_notes_on_the_page(page_client, case):
@@ -647,7 +770,7 @@ def test_readers_read_the_case_page_without_pii_or_forms(page_client, case, role
     assert "Customer details, e-mail addresses and phone numbers are hidden for your role." in text
     assert 'name="status"' not in content
     assert 'name="text"' not in content
-    assert client.post(url, {"status": "closed", "due_at": "2031-05-04T17:00"}).status_code == 403
+    assert client.post(url, {"status": "closed", "due_at": form_value(soon())}).status_code == 403
     assert client.post(reverse("followup:case-note", args=[case.pk]), {"text": "x"}).status_code == 403
     case.refresh_from_db()
     assert case.status == "open"
