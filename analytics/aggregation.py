@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 from django.db import connection
+from django.utils import timezone
 
 from analytics.models import AnswerRollup, AnswerTouchpointRollup, InvitationRollup, RollupState
 from analytics.rollups import (
@@ -254,31 +255,48 @@ def _within_window_sql() -> str:
 
 
 def stage_reach(
-    *, workspace: Workspace, journey_id: int, since: date, until: date, window_days: int = 30
+    *,
+    workspace: Workspace,
+    journey_id: int,
+    since: date,
+    until: date,
+    window_days: int = 30,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Behavioural drop-off between consecutive stages, from touchpoint events.
+    """Customers reaching each stage, and behavioural drop-off between consecutive stages, from touchpoint events.
 
-    One row per stage of the journey, in order: ``reached`` counts the customers
-    with an event at one of the stage's touchpoints on UTC days ``since``..``until``;
-    ``continued`` counts those of them with an event at the next stage within
-    ``window_days`` after their first event at this stage in the period (the next
-    event may fall after ``until``, so the last ``window_days`` of a period are not
-    final yet). The last stage has no next one: ``continued`` is missing (``<NA>``).
-    Anonymous events (no customer) do not count. One query.
+    One row per stage of the journey, in order:
+
+    - ``reached``: customers with an event at one of the stage's touchpoints on UTC
+      days ``since``..``until`` (the funnel).
+    - ``cohort``: customers whose ``window_days`` window after their first event at
+      the stage **ended** in the period and has ended by ``now``: those whose first
+      event lies in the period shifted back by the window. Only they have had
+      their whole window to reach the next stage; counting customers whose window
+      is still open would inflate drop-off (a transition that takes a week looks
+      lost for a customer seen yesterday). A period that ends today therefore
+      measures the customers of ``window_days`` earlier; the period's length is kept.
+    - ``continued``: of the cohort, those with an event at the next stage within
+      ``window_days`` after their first event at this stage.
+
+    The last stage has no next one: ``cohort`` and ``continued`` are missing
+    (``<NA>``). Anonymous events (no customer) do not count. One query.
     """
     sql = (  # fixed fragments only; values are parameters
         "WITH stages AS ("  # noqa: S608
         ' SELECT id, "order", LEAD(id) OVER (ORDER BY "order") AS next_id'
         " FROM touchpoints_stage WHERE workspace_id = %s AND journey_id = %s"
         "), firsts AS ("
-        " SELECT t.stage_id, e.customer_id, MIN(e.occurred_at) AS first_at"
+        " SELECT t.stage_id, e.customer_id, MIN(e.occurred_at) AS first_at,"
+        "  MAX(CASE WHEN e.occurred_at >= %s THEN 1 ELSE 0 END) AS in_period"
         " FROM touchpoints_touchpointevent e JOIN touchpoints_touchpoint t ON t.id = e.touchpoint_id"
         " WHERE e.workspace_id = %s AND e.customer_id IS NOT NULL AND e.occurred_at >= %s AND e.occurred_at < %s"
         " AND t.stage_id IN (SELECT id FROM stages)"
         " GROUP BY t.stage_id, e.customer_id"
         ")"
-        ' SELECT st.id, st."order", COUNT(f.customer_id),'
-        " CASE WHEN st.next_id IS NULL THEN NULL ELSE COUNT(CASE WHEN EXISTS ("
+        ' SELECT st.id, st."order", COUNT(CASE WHEN f.in_period = 1 THEN 1 END),'
+        " CASE WHEN st.next_id IS NULL THEN NULL ELSE COUNT(CASE WHEN f.first_at < %s THEN 1 END) END,"
+        " CASE WHEN st.next_id IS NULL THEN NULL ELSE COUNT(CASE WHEN f.first_at < %s AND EXISTS ("
         "  SELECT 1 FROM touchpoints_touchpointevent e2 JOIN touchpoints_touchpoint t2 ON t2.id = e2.touchpoint_id"
         "  WHERE e2.workspace_id = %s AND e2.customer_id = f.customer_id AND t2.stage_id = st.next_id"
         f"  AND e2.occurred_at >= f.first_at AND {_within_window_sql()}"
@@ -288,20 +306,28 @@ def stage_reach(
     )
     start: datetime = day_start(since)
     end: datetime = day_start(until + timedelta(days=1))
+    window = timedelta(days=window_days)
+    # The cohort's first events: [start − window, cohort_end); the windows of all of them have ended.
+    cohort_end = min(end, now or timezone.now()) - window
     params = [
         workspace.pk,
         journey_id,
-        workspace.pk,
         adapt_datetime(start),
+        workspace.pk,
+        adapt_datetime(start - window),
         adapt_datetime(end),
+        adapt_datetime(cohort_end),
+        adapt_datetime(cohort_end),
         workspace.pk,
         window_days,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    frame = pd.DataFrame(rows, columns=["stage_id", "order", "reached", "continued"])
-    return frame.astype({"stage_id": "int64", "order": "int64", "reached": "int64", "continued": "Int64"})
+    frame = pd.DataFrame(rows, columns=["stage_id", "order", "reached", "cohort", "continued"])
+    return frame.astype(
+        {"stage_id": "int64", "order": "int64", "reached": "int64", "cohort": "Int64", "continued": "Int64"}
+    )
 
 
 def journey_stages(*, workspace: Workspace, journey_id: int) -> pd.DataFrame:

@@ -175,8 +175,11 @@ class FrictionFlagRecord(TimestampedModel):
     and at most one open record exists per ``(journey, level, unit_id, kind)``; each
     refresh that still shows it moves ``last_seen_at`` and takes the latest severity,
     reason, evidence and window. A refresh that no longer shows it sets
-    ``resolved_at``; if it comes back later, that is a **new** record with a new
-    alert and a new case (the old one stays as history).
+    ``resolved_at``. If it comes back within ``FLAG_REOPEN_DAYS`` (7) of being
+    resolved, the same record reopens (no new alert, no new case; a closed case
+    gets a note that the flag is back), so a borderline flag re-tested every hour
+    does not alert again and again. A return after that is a **new** record with a
+    new alert and a new case (the old one stays as history).
 
     ``reason`` is written in the workspace's default language at the time of the
     refresh (the report words it; the numbers are in ``evidence``). ``stage`` is the
@@ -405,11 +408,14 @@ class DetractorSweep(models.Model):
 
 
 class DigestDelivery(models.Model):
-    """The weekly digest of a workspace went out for the ISO week starting ``week_start``.
+    """The weekly digest of a workspace was handled for the ISO week starting ``week_start``.
 
-    Written before sending (unique per workspace and week), so a redelivered or
-    repeated task never sends a week's digest twice; a crash between this row and
-    the send loses that week's digest (at most once).
+    Claimed before sending (unique per workspace and week), so a redelivered or
+    repeated task never sends a week's digest twice. When no message could be
+    sent, the claim is removed and the next hourly run tries again; when some
+    were, ``recipients`` is how many. An empty digest (no data, no flags) records
+    its week with ``recipients = 0``. A crash between the claim and the send
+    loses that week's digest (at most once).
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")

@@ -150,7 +150,14 @@ class UnitSerializer(serializers.Serializer):
     ces = EstimateSerializer()
     ces_agree = EstimateSerializer()
     response_rate = EstimateSerializer()
-    drop_off = EstimateSerializer(allow_null=True)
+    drop_off = EstimateSerializer(
+        allow_null=True,
+        help_text=_(
+            "From touchpoint events, null for the last stage: of the customers whose 30-day window after "
+            "reaching the stage ended in the period, the share who did not reach the next stage. The channel, "
+            "persona, survey and language filters do not apply."
+        ),
+    )
     flags = FlagSerializer(many=True)
     drivers = DriversSerializer(
         allow_null=True,

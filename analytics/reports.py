@@ -10,11 +10,12 @@ dataclasses; nothing here touches a raw answer row.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+from django.utils import timezone
 
 from analytics import drivers, friction, metrics
 from analytics.aggregation import (
@@ -26,6 +27,7 @@ from analytics.aggregation import (
     stage_reach,
 )
 from analytics.metrics import Estimate
+from surveys.precision import RESPONSE_WINDOW
 from touchpoints.models import Journey, Workspace
 
 #: The figures of a unit, in the order the API and the CSV list them.
@@ -114,17 +116,17 @@ def _figures(
     }
 
 
-def previous_period(filters: ReportFilters) -> ReportFilters:
-    """The same filters over the equally long period just before."""
-    length = (filters.until - filters.since).days + 1
-    return ReportFilters(
-        since=filters.since - timedelta(days=length),
-        until=filters.since - timedelta(days=1),
-        channel=filters.channel,
-        persona=filters.persona,
-        survey_id=filters.survey_id,
-        language=filters.language,
-    )
+def response_rate_filters(filters: ReportFilters, today: date | None = None) -> ReportFilters:
+    """The filters of a response rate: without the invitations sent in the last days, which may still be answered.
+
+    An invitation sent yesterday counts as sent but has not had its chance to be
+    answered (most answers come within :data:`surveys.precision.RESPONSE_WINDOW`),
+    so counting it would bias the rate low, and a unit near the threshold would be
+    flagged ``low_response`` by the calendar. The period ends
+    ``RESPONSE_WINDOW`` days before today at the latest (it may then be empty: n = 0).
+    """
+    today = today or timezone.now().date()
+    return replace(filters, until=min(filters.until, today - timedelta(days=RESPONSE_WINDOW.days)))
 
 
 def journey_report(
@@ -141,8 +143,11 @@ def journey_report(
     points = journey_touchpoints(workspace=workspace, journey_id=journey.pk)
     by_stage = answer_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["stage_id"])
     by_point = answer_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["touchpoint_id"])
-    sent_stage = invitation_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["stage_id"])
-    sent_point = invitation_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["touchpoint_id"])
+    rate_filters = response_rate_filters(filters)
+    sent_stage = invitation_counts(workspace=workspace, journey_id=journey.pk, filters=rate_filters, by=["stage_id"])
+    sent_point = invitation_counts(
+        workspace=workspace, journey_id=journey.pk, filters=rate_filters, by=["touchpoint_id"]
+    )
     reach = stage_reach(
         workspace=workspace,
         journey_id=journey.pk,
@@ -159,7 +164,7 @@ def journey_report(
         reached = reach[reach["stage_id"] == row.stage_id]
         if not reached.empty and not pd.isna(reached.iloc[0]["continued"]):
             figures["drop_off"] = metrics.drop_off(
-                int(reached.iloc[0]["reached"]), int(reached.iloc[0]["continued"]), min_n=min_n
+                int(reached.iloc[0]["cohort"]), int(reached.iloc[0]["continued"]), min_n=min_n
             )
         stage_units.append(
             UnitReport("stage", int(row.stage_id), str(row.name), int(row.stage_id), int(row.order), figures)
@@ -232,7 +237,8 @@ def _friction_inputs(
     weeks = _nps_split(weekly, ["stage_id", "week"]) if not weekly.empty else pd.DataFrame()
     if not weeks.empty:
         weeks = weeks.rename(columns={"stage_id": "unit_id"})
-        weeks["week"] = weeks["week"].rank(method="dense").astype(int) - 1
+        # Weeks since the first: a week without answers stays a gap in the trend, not squeezed out.
+        weeks["week"] = ((weeks["week"] - weeks["week"].min()).dt.days // 7).astype(int)
     ces = pd.concat(
         [
             frame[frame["question_type"] == "ces"].rename(columns={key: "unit_id"}).assign(level=level)
@@ -251,7 +257,15 @@ def _friction_inputs(
         or [pd.DataFrame(columns=["unit_id", "level", "sent", "answered"])],
         ignore_index=True,
     )
-    drop_offs = reach[reach["continued"].notna()].astype({"continued": "int64"}) if not reach.empty else reach
+    # The drop-off test's customers are the settled cohort (see aggregation.stage_reach), not the funnel's.
+    drop_offs = (
+        reach[reach["continued"].notna()]
+        .drop(columns=["reached"])
+        .rename(columns={"cohort": "reached"})
+        .astype({"reached": "int64", "continued": "int64"})
+        if not reach.empty
+        else reach
+    )
     return {
         "units": units[units["stage_order"].notna()],
         "weekly": weeks,

@@ -26,7 +26,7 @@ from analytics.aggregation import ReportFilters
 from analytics.cases import followup_summary
 from analytics.forms import FIELDS, ReportFilterForm, api_query
 from analytics.friction import FrictionSettings
-from analytics.reports import JourneyReport, journey_report
+from analytics.reports import DROP_OFF_WINDOW_DAYS, JourneyReport, journey_report
 from surveys.models import Invitation, Survey
 from touchpoints.models import Journey, Membership, Persona, Role, Stage, Touchpoint, Workspace
 from touchpoints.permissions import workspace_member_required
@@ -110,6 +110,8 @@ def _base_context(request: MemberRequest, journey: Journey, journeys: list[Journ
         "valid": valid,
         "journey_url": _url("analytics:journey", query, journey.pk),
         "figure_labels": [str(label) for _name, label, _kind in charts.ROW_FIGURES],
+        "drop_off_window_days": DROP_OFF_WINDOW_DAYS,
+        "plotly_locale": charts.plotly_locale(),
     }
     if valid:
         filters = form.filters()

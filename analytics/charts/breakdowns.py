@@ -15,7 +15,7 @@ from analytics.aggregation import ReportFilters, answer_counts, invitation_count
 from analytics.charts.cells import Cell, FlagView, cells, flag_views, format_value
 from analytics.charts.figures import Chart, estimate_columns
 from analytics.metrics import Estimate
-from analytics.reports import JourneyReport, UnitReport
+from analytics.reports import JourneyReport, UnitReport, response_rate_filters
 from surveys.models import Invitation
 from touchpoints.models import Journey, Stage, Workspace
 
@@ -83,7 +83,9 @@ def dimension_breakdown(
 ) -> Breakdown:
     """The stage's figures per invitation channel or persona (two aggregation calls)."""
     answers = answer_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["stage_id", dimension])
-    sent = invitation_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["stage_id", dimension])
+    sent = invitation_counts(
+        workspace=workspace, journey_id=journey.pk, filters=response_rate_filters(filters), by=["stage_id", dimension]
+    )
     answers = answers[answers["stage_id"] == stage.pk] if not answers.empty else answers
     sent = sent[sent["stage_id"] == stage.pk] if not sent.empty else sent
     keys = sorted(set(answers[dimension]) | set(sent[dimension])) if not (answers.empty and sent.empty) else []

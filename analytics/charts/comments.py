@@ -97,7 +97,7 @@ def detractor_comments(
 ) -> list[Comment]:
     """The newest open-text answers of the stage's detractors (NPS 0–6), one query.
 
-    Without ``show_pii`` the customer is left out and e-mail addresses in the
+    Without ``show_pii`` the customer is left out and e-mail addresses and phone numbers in the
     text are masked.
     """
     answers = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -13,8 +14,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from django.utils import formats
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 
 from analytics import metrics
 from analytics.aggregation import ReportFilters, answer_counts, stage_reach
@@ -30,6 +31,40 @@ from analytics.metrics import Estimate
 from analytics.reports import DROP_OFF_WINDOW_DAYS, JourneyReport
 from surveys.exports import safe_cell
 from touchpoints.models import Journey, Stage, Workspace
+
+#: The texts of plotly.js's toolbar and hints that our charts can show, keyed by plotly's
+#: English (its locale dictionary's keys), so the toolbar speaks the page's language.
+PLOTLY_TEXTS = {
+    "Download plot as a PNG": gettext_lazy("Download the chart as a PNG"),
+    "Download plot": gettext_lazy("Download the chart"),
+    "Zoom": gettext_lazy("Zoom"),
+    "Pan": gettext_lazy("Pan"),
+    "Zoom in": gettext_lazy("Zoom in"),
+    "Zoom out": gettext_lazy("Zoom out"),
+    "Autoscale": gettext_lazy("Autoscale"),
+    "Reset axes": gettext_lazy("Reset axes"),
+    "Reset view": gettext_lazy("Reset view"),
+    "Toggle Spike Lines": gettext_lazy("Toggle spike lines"),
+    "Show closest data on hover": gettext_lazy("Show closest data on hover"),
+    "Compare data on hover": gettext_lazy("Compare data on hover"),
+    "Double-click to zoom back out": gettext_lazy("Double-click to zoom back out"),
+    "Preparing image - this may take a few seconds": gettext_lazy("Preparing the image: this may take a few seconds"),
+    "Image download succeeded": gettext_lazy("Image downloaded"),
+    "Sorry, there was a problem downloading your image!": gettext_lazy("Sorry, the image could not be downloaded."),
+    "Reset": gettext_lazy("Reset"),
+    "Toggle show closest data on hover": gettext_lazy("Toggle showing the closest data on hover"),
+}
+
+
+def script_json(text: str) -> str:
+    """JSON text made safe inside ``<script type="application/json">`` (no ``<``, ``>`` or ``&``)."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def plotly_locale() -> str:
+    """The active language's plotly.js locale (``name`` and ``dictionary``), as JSON for ``analytics/charts.js``."""
+    locale = {"name": get_language() or "en", "dictionary": {key: str(text) for key, text in PLOTLY_TEXTS.items()}}
+    return script_json(json.dumps(locale, ensure_ascii=False))
 
 
 @dataclass
@@ -51,8 +86,7 @@ class Chart:
         """The figure as JSON that is safe inside ``<script type="application/json">``."""
         if self.figure is None:
             return ""
-        text = pio.to_json(self.figure, validate=False)
-        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        return script_json(pio.to_json(self.figure, validate=False))
 
     def csv(self) -> str:
         out = io.StringIO()
@@ -379,28 +413,34 @@ def funnel_chart(
         until=filters.until,
         window_days=DROP_OFF_WINDOW_DAYS,
     )
-    reached = {int(row.stage_id): (int(row.reached), row.continued) for row in reach.itertuples(index=False)}
+    reached = {
+        int(row.stage_id): (int(row.reached), row.cohort, row.continued) for row in reach.itertuples(index=False)
+    }
     rows = []
     for stage_id, name in stages:
-        count, continued = reached.get(stage_id, (0, pd.NA))
+        count, cohort, continued = reached.get(stage_id, (0, pd.NA, pd.NA))
+        settled = None if pd.isna(cohort) else int(cohort)
         rows.append(
             {
                 "stage_id": stage_id,
                 "stage": name,
                 "reached": count,
+                "cohort": settled,
                 "continued": None if pd.isna(continued) else int(continued),
-                "drop_off": None if pd.isna(continued) or not count else 1 - int(continued) / count,
+                "drop_off": None if pd.isna(continued) or not settled else 1 - int(continued) / settled,
             }
         )
-    frame = pd.DataFrame(rows, columns=["stage_id", "stage", "reached", "continued", "drop_off"]).astype(
-        {"continued": "Int64"}
+    frame = pd.DataFrame(rows, columns=["stage_id", "stage", "reached", "cohort", "continued", "drop_off"]).astype(
+        {"cohort": "Int64", "continued": "Int64"}
     )
     figure = go.Figure(
         go.Funnel(
             y=[row["stage"] for row in rows],
             x=[row["reached"] for row in rows],
             textinfo="value+percent initial",
-            textfont={"color": "#ffffff"},
+            # White on the bar; a label too long for a narrow bar is drawn beside it, in the text colour.
+            insidetextfont={"color": "#ffffff"},
+            outsidetextfont={"color": TEXT_COLOUR},
             marker={"color": [PRIMARY if row["stage_id"] != current else "#1e3a8a" for row in rows]},
             connector={"fillcolor": "#dbe3f5"},
             hovertemplate="%{y}: %{x}<extra></extra>",
@@ -419,7 +459,8 @@ def funnel_chart(
         columns=[
             ("stage", _("Stage")),
             ("reached", _("Customers reaching it")),
-            (lambda row: _table_cell(row["continued"]), _("Went on to the next stage")),
+            (lambda row: _table_cell(row["cohort"]), _("Customers whose window ended in the period")),
+            (lambda row: _table_cell(row["continued"]), _("Of them, went on to the next stage")),
             (lambda row: "–" if is_missing(row["drop_off"]) else format_value(row["drop_off"], "share"), _("Drop-off")),
         ],
     )

@@ -440,18 +440,32 @@ def test_stage_reach_counts_customers_who_continue_within_the_window(workspace, 
     [stranger] = customers_create(workspace=other_workspace, count=1)
     events_create(workspace=other_workspace, rows=[(stranger, foreign.touchpoints[0], at(day, 9))])
 
-    frame = stage_reach(workspace=workspace, journey_id=setup.journey.pk, since=day, until=day + timedelta(days=9))
-    assert list(frame.columns) == ["stage_id", "order", "reached", "continued"]
+    def reach(since: date, until: date, **options):
+        return stage_reach(workspace=workspace, journey_id=setup.journey.pk, since=since, until=until, **options)
+
+    frame = reach(day, day + timedelta(days=9))
+    assert list(frame.columns) == ["stage_id", "order", "reached", "cohort", "continued"]
     assert frame["stage_id"].tolist() == [stage.pk for stage in setup.stages]
     assert frame["reached"].tolist() == [4, 2, 0]  # ann bob cid dan | cid eve (ann's and bob's come later) | none
-    assert frame["continued"].tolist()[:2] == [2, 0]  # ann bob | cid: no stage 3, eve: none
+    # The drop-off cohort is the customers whose window *ended* in the period: first seen 30 days earlier.
+    assert frame["cohort"].tolist()[:2] == [0, 0]
+    assert frame["cohort"].isna().tolist() == [False, False, True]  # the last stage has no next one
     assert frame["continued"].isna().tolist() == [False, False, True]
 
-    longer = stage_reach(
-        workspace=workspace, journey_id=setup.journey.pk, since=day, until=day + timedelta(days=40), window_days=31
-    )
-    assert longer["reached"].tolist() == [4, 5, 1]  # stage 2: ann bob cid dan eve; stage 3: bob
-    assert longer["continued"].tolist()[:2] == [3, 1]  # + dan within 31 days | bob on the same day
+    later = reach(day + timedelta(days=30), day + timedelta(days=39))
+    assert later["reached"].tolist() == [0, 2, 1]  # | bob dan | bob
+    assert later["cohort"].tolist()[:2] == [4, 2]  # ann bob cid dan (eve's stage 1 is earlier) | cid eve
+    assert later["continued"].tolist()[:2] == [2, 0]  # ann, bob at exactly 30 days | cid: no stage 3, eve: none
+
+    longer = reach(day + timedelta(days=31), day + timedelta(days=40), window_days=31)
+    assert longer["cohort"].tolist()[:2] == [4, 2]
+    assert longer["continued"].tolist()[:2] == [3, 0]  # + dan within 31 days
+
+    # A period that ends now counts only customers whose window has ended by now.
+    now = datetime.combine(day + timedelta(days=35), datetime.min.time(), tzinfo=UTC)
+    current = reach(day, day + timedelta(days=40), now=now)
+    assert current["cohort"].tolist()[:2] == [5, 2]  # first seen before day + 5: eve ann cid bob dan | cid eve
+    assert current["continued"].tolist()[:2] == [3, 0]  # eve ann bob
 
 
 def test_journey_labels(workspace):

@@ -508,7 +508,9 @@ def test_customer_details_only_for_roles_that_may_see_pii(page_client, workspace
     assert ("person0@example.com" in comments) is sees_pii
     assert (customers[0].external_id in comments) is sees_pii
     assert ("[email hidden]" in comments) is not sees_pii
-    assert ("Customer details and e-mail addresses are hidden for your role." in comments) is not sees_pii
+    assert (
+        "Customer details, e-mail addresses and phone numbers are hidden for your role." in comments
+    ) is not sees_pii
 
 
 def test_query_count_does_not_grow_with_the_data(page_client, workspace):

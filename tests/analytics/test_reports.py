@@ -35,7 +35,7 @@ def planted(workspace, *, per_touchpoint: int = 120, bad_stage: int = 1, seed: i
         weights = [0.6, 0.25, 0.15] if bad else [0.15, 0.25, 0.6]  # detractor, passive, promoter
         for _ in range(per_touchpoint):
             bucket = rng.choices([(0, 6), (7, 8), (9, 10)], weights)[0]
-            sent = now - timedelta(days=rng.randrange(1, 60), hours=rng.randrange(24))
+            sent = now - timedelta(days=rng.randrange(4, 60), hours=rng.randrange(24))  # answers have had time
             items.append(
                 Feedback(
                     customer=rng.choice(customers),
@@ -49,7 +49,7 @@ def planted(workspace, *, per_touchpoint: int = 120, bad_stage: int = 1, seed: i
                 Feedback(customer=rng.choice(customers), touchpoint=touchpoint, sent_at=now - timedelta(days=3))
             )
     feedback_create(setup, items)
-    moment = now - timedelta(days=20)
+    moment = now - timedelta(days=45)  # the 30-day window has ended: in the drop-off cohort
     rows = [(customer, setup.touchpoints[0], moment) for customer in customers]
     rows += [(customer, setup.touchpoints[2], moment + timedelta(days=1)) for customer in customers[:30]]
     events_create(workspace=workspace, rows=rows)
@@ -120,6 +120,35 @@ def test_drivers_cost_two_count_calls_and_only_when_a_stage_needs_them(workspace
     with CaptureQueriesContext(connection) as without:
         assert not journey_report(workspace=workspace, journey=setup.journey, filters=period()).stages[1].drivers
     assert len(with_drivers) == len(without) + 4  # two count calls: each reads the rollup state, then counts
+
+
+def test_a_week_without_answers_stays_a_gap_in_the_trend(workspace):
+    """Six weeks of answers over eight (none in weeks 3 and 4): the decline is spread over eight weeks."""
+    setup = journey_setup(workspace=workspace, stages=2, touchpoints_per_stage=1)
+    customers = customers_create(workspace=workspace, count=20)
+    rng = random.Random(5)  # noqa: S311 - seeded test data
+    monday = timezone.now() - timedelta(days=timezone.now().weekday() + 7 * 8)
+    items = []
+    for week in (0, 1, 2, 5, 6, 7):
+        promoter_share = 0.8 - 0.1 * week  # the stage's NPS falls 10 points a week: +60 to -80
+        for stage_index, share in ((0, 0.6), (1, promoter_share)):
+            for _ in range(60):
+                nps = 10 if rng.random() < share else 0
+                moment = monday + timedelta(days=7 * week + rng.randrange(5), hours=12)
+                items.append(
+                    Feedback(
+                        customer=rng.choice(customers),
+                        touchpoint=setup.touchpoints[stage_index],
+                        sent_at=moment,
+                        scores={"nps": nps},
+                    )
+                )
+    feedback_create(setup, items)
+    report = journey_report(workspace=workspace, journey=setup.journey, filters=period())
+    flag = next(flag for flag in report.stages[1].flags if flag.kind == "declining")
+    assert flag.evidence["weeks"] == 6
+    assert flag.evidence["slope_per_week"] == pytest.approx(-20, abs=4)  # +/-100 points per answer: 2 x 10
+    assert " over 8 weeks " in flag.reason
 
 
 class TestApi:

@@ -81,7 +81,7 @@ def test_journey_view_shows_the_stages_and_draws_the_chart_from_our_server(page,
     expect(plot.locator("svg.main-svg").first).to_have_attribute("aria-hidden", "true")
     expect(page.locator("#chart-stages details.chart-data")).not_to_have_attribute("open", "")
     # The toolbar saves a PNG, is reachable by keyboard, and offers no upload to a cloud.
-    png = plot.get_by_role("button", name=re.compile(r"^Download plot as a PNG"))
+    png = plot.get_by_role("button", name=re.compile(r"^Download the chart as a PNG"))
     expect(png).to_be_visible()
     tab_to(page, png)
     expect(plot.get_by_role("button", name=re.compile("Share"))).to_have_count(0)
@@ -187,5 +187,26 @@ def test_without_javascript_the_numbers_are_all_there(browser, live_server):
         expect(table).to_have_attribute("open", "")
         expect(table.locator("tbody tr")).to_have_count(3)
         assert_accessible(page)
+    finally:
+        context.close()
+
+
+def test_the_chart_toolbar_speaks_the_page_language(browser, live_server):
+    setup = shop()
+    context = browser.new_context(locale="ru-RU")  # no language chosen: the browser's
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    path = reverse("analytics:journey", args=[setup.journey.pk])
+    try:
+        page.goto(f"{live_server.url}/login/?next={path}")
+        page.locator("input[name=username]").fill("mia")
+        page.locator("input[name=password]").fill(PASSWORD)
+        page.locator("input[name=password]").press("Enter")
+        page.wait_for_url(re.compile(re.escape(f"{live_server.url}{path}")))
+        expect(page.locator("html")).to_have_attribute("lang", "ru")
+        plot = page.locator("#chart-stages-plot")
+        expect(plot).to_have_attribute("data-drawn", "true")
+        expect(plot.get_by_role("button", name="Скачать диаграмму в формате PNG")).to_be_visible()
+        expect(plot.get_by_role("button", name=re.compile("Download"))).to_have_count(0)
     finally:
         context.close()

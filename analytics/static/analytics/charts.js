@@ -8,11 +8,21 @@
 (function () {
   "use strict";
 
-  function draw(container) {
+  /* The toolbar's texts in the page's language (analytics.charts.figures.PLOTLY_TEXTS). */
+  function locale() {
+    var source = document.getElementById("plotly-locale");
+    if (!source || !window.Plotly) return null;
+    var data = JSON.parse(source.textContent);
+    window.Plotly.register({ moduleType: "locale", name: data.name, dictionary: data.dictionary });
+    return data.name;
+  }
+
+  function draw(container, language) {
     var source = document.getElementById(container.getAttribute("data-figure"));
     if (!source || !window.Plotly) return;
     var figure = JSON.parse(source.textContent);
     var config = {
+      locale: language || "en",
       responsive: true,
       displaylogo: false,
       displayModeBar: true,
@@ -34,7 +44,8 @@
 
   function start() {
     var charts = document.querySelectorAll("[data-figure]");
-    for (var i = 0; i < charts.length; i++) draw(charts[i]);
+    var language = charts.length ? locale() : null;
+    for (var i = 0; i < charts.length; i++) draw(charts[i], language);
   }
 
   if (document.readyState === "loading") {
