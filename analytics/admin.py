@@ -17,6 +17,7 @@ from analytics.models import (
     FollowUpCase,
     FrictionFlagRecord,
     InvitationRollup,
+    ReportSettings,
     RollupState,
 )
 
@@ -136,3 +137,12 @@ class DigestDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["workspace", "week_start", "sent_at", "recipients"]
     list_filter = ["workspace"]
     list_select_related = ["workspace"]
+
+
+@admin.register(ReportSettings)
+class ReportSettingsAdmin(ReadOnlyAdmin):
+    """Read-only: admins change their thresholds on /settings/reports/ or through the API (the service checks them)."""
+
+    list_display = ["workspace", "ces_threshold", "low_response_percent", "updated_at"]
+    list_select_related = ["workspace"]
+

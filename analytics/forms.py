@@ -140,3 +140,29 @@ def api_query(filters: ReportFilters) -> dict[str, str]:
     if filters.language is not None:
         query["language"] = filters.language
     return query
+
+
+class ReportSettingsForm(ServiceForm):
+    """The workspace's friction thresholds (admins); :func:`analytics.report_settings.report_settings_update`."""
+
+    ces_threshold = forms.DecimalField(
+        label=_("CES threshold"),
+        min_value=1,
+        max_value=7,
+        max_digits=2,
+        decimal_places=1,
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+        help_text=_(
+            "Customer effort on 1 to 7 (7 = easiest). A stage or touchpoint whose interval lies entirely "
+            "below this is flagged as high effort."
+        ),
+    )
+    low_response_percent = forms.IntegerField(
+        label=_("Low response threshold (%)"),
+        min_value=1,
+        max_value=99,
+        help_text=_(
+            "A stage or touchpoint whose response rate interval lies entirely below this share is flagged: "
+            "its score may be biased."
+        ),
+    )

@@ -31,6 +31,8 @@ Design notes:
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -433,3 +435,34 @@ class DigestDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace_id}: week of {self.week_start}"
+
+
+class ReportSettings(TimestampedModel):
+    """A workspace's friction thresholds (:class:`analytics.friction.FrictionSettings`).
+
+    At most one row per workspace; without one, the defaults apply (the issue's:
+    CES 5 on 1–7, response rate 10%). Read by every report, flag refresh and digest
+    through :func:`analytics.report_settings.friction_settings`.
+    """
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="report_settings")
+    #: A stage whose CES interval lies entirely below this is flagged "high effort" (1–7, 7 = easiest).
+    ces_threshold = models.DecimalField(_("CES threshold"), max_digits=2, decimal_places=1, default=Decimal("5.0"))
+    #: A response rate whose interval lies entirely below this share (in %) is flagged "low response".
+    low_response_percent = models.PositiveSmallIntegerField(_("low response threshold (%)"), default=10)
+
+    class Meta:
+        verbose_name = _("report settings")
+        verbose_name_plural = _("report settings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ces_threshold__gte=1) & Q(ces_threshold__lte=7), name="report_settings_ces_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(low_response_percent__gte=1) & Q(low_response_percent__lte=99),
+                name="report_settings_response_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}: CES {self.ces_threshold}, response {self.low_response_percent}%"

@@ -9,6 +9,7 @@ workspace is a 404. Every role may read reports: they hold no customer PII.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpResponse
@@ -24,10 +25,11 @@ from rest_framework.views import APIView
 
 from analytics.aggregation import ReportFilters
 from analytics.exports import report_csv
+from analytics.report_settings import report_settings_get, report_settings_update
 from analytics.reports import JourneyReport, default_period, journey_report
 from surveys.models import Invitation, Survey
 from touchpoints.apis.base import CsvDownloadNegotiation, id_field
-from touchpoints.models import Journey, Workspace, validate_language_tag
+from touchpoints.models import Journey, Role, Workspace, validate_language_tag
 
 #: The longest period one report may cover.
 PERIOD_MAX_DAYS = 731
@@ -205,3 +207,41 @@ class JourneyReportCsvApi(APIView):
         name = f"journey-{report.journey_id}-report-{report.filters.since}-{report.filters.until}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+
+class ReportSettingsSerializer(serializers.Serializer):
+    ces_threshold = serializers.DecimalField(
+        max_digits=2,
+        decimal_places=1,
+        min_value=Decimal("1.0"),
+        max_value=Decimal("7.0"),
+        coerce_to_string=False,
+        help_text=_("High effort: a CES interval (1 to 7) entirely below this."),
+    )
+    low_response_percent = serializers.IntegerField(
+        min_value=1, max_value=99, help_text=_("Low response: a response rate interval entirely below this share.")
+    )
+
+
+class ReportSettingsApi(APIView):
+    """The workspace's friction thresholds: every role reads them, admins change them."""
+
+    write_roles = (Role.ADMIN,)
+
+    @extend_schema(responses={200: ReportSettingsSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(ReportSettingsSerializer(report_settings_get(workspace=request.workspace)).data)  # type: ignore[attr-defined]
+
+    @extend_schema(request=ReportSettingsSerializer, responses={200: ReportSettingsSerializer})
+    def patch(self, request: Request) -> Response:
+        workspace: Workspace = request.workspace  # type: ignore[attr-defined] # set by authentication
+        current = report_settings_get(workspace=workspace)
+        data = ReportSettingsSerializer(current, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = {
+            "ces_threshold": current.ces_threshold,
+            "low_response_percent": current.low_response_percent,
+            **data.validated_data,
+        }
+        saved = report_settings_update(workspace=workspace, **values)
+        return Response(ReportSettingsSerializer(saved).data)

@@ -27,6 +27,7 @@ from analytics.aggregation import (
     stage_reach,
 )
 from analytics.metrics import Estimate
+from analytics.report_settings import friction_settings
 from surveys.precision import RESPONSE_WINDOW
 from touchpoints.models import Journey, Workspace
 
@@ -136,8 +137,11 @@ def journey_report(
     filters: ReportFilters,
     settings: friction.FrictionSettings | None = None,
 ) -> JourneyReport:
-    """Scores, rates, drop-off and friction flags of every stage and touchpoint of ``journey``."""
-    settings = settings or friction.FrictionSettings()
+    """Scores, rates, drop-off and friction flags of every stage and touchpoint of ``journey``.
+
+    ``settings`` defaults to the workspace's thresholds (:func:`analytics.report_settings.friction_settings`).
+    """
+    settings = settings or friction_settings(workspace=workspace)
     min_n = settings.min_n
     stages = journey_stages(workspace=workspace, journey_id=journey.pk)
     points = journey_touchpoints(workspace=workspace, journey_id=journey.pk)
@@ -156,6 +160,9 @@ def journey_report(
         window_days=DROP_OFF_WINDOW_DAYS,
     )
     weekly = answer_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["stage_id", "week"])
+    weekly_point = answer_counts(
+        workspace=workspace, journey_id=journey.pk, filters=filters, by=["touchpoint_id", "week"]
+    )
 
     stage_units = []
     orders = dict(zip(stages["stage_id"], stages["order"], strict=True))
@@ -189,6 +196,7 @@ def journey_report(
         sent_stage=sent_stage,
         sent_point=sent_point,
         weekly=weekly,
+        weekly_point=weekly_point,
         reach=reach,
     )
     _attach_drivers(report, workspace=workspace, journey=journey, by_stage=by_stage, by_point=by_point)
@@ -219,6 +227,7 @@ def _friction_inputs(
     sent_stage: pd.DataFrame,
     sent_point: pd.DataFrame,
     weekly: pd.DataFrame,
+    weekly_point: pd.DataFrame,
     reach: pd.DataFrame,
 ) -> dict[str, pd.DataFrame]:
     """The count tables of :func:`analytics.friction.detect`, from the aggregation layer's frames."""
@@ -234,9 +243,16 @@ def _friction_inputs(
         ignore_index=True,
     )
     units["stage_order"] = units["stage_id"].map(orders)
-    weeks = _nps_split(weekly, ["stage_id", "week"]) if not weekly.empty else pd.DataFrame()
+    weekly_parts = []
+    if not weekly.empty:
+        stage_weeks = _nps_split(weekly, ["stage_id", "week"]).rename(columns={"stage_id": "unit_id"})
+        weekly_parts.append(stage_weeks.assign(level="stage", stage_id=stage_weeks["unit_id"]))
+    if not weekly_point.empty:
+        point_weeks = _nps_split(weekly_point, ["touchpoint_id", "week"]).rename(columns={"touchpoint_id": "unit_id"})
+        weekly_parts.append(point_weeks.assign(level="touchpoint", stage_id=point_weeks["unit_id"].map(stage_of)))
+    weeks = pd.concat(weekly_parts, ignore_index=True) if weekly_parts else pd.DataFrame()
     if not weeks.empty:
-        weeks = weeks.rename(columns={"stage_id": "unit_id"})
+        weeks = weeks[weeks["stage_id"].notna()]  # a touchpoint moved out of the journey since
         # Weeks since the first: a week without answers stays a gap in the trend, not squeezed out.
         weeks["week"] = ((weeks["week"] - weeks["week"].min()).dt.days // 7).astype(int)
     ces = pd.concat(

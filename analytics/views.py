@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,8 +25,9 @@ from django.views.decorators.http import require_GET
 from analytics import charts
 from analytics.aggregation import ReportFilters
 from analytics.cases import followup_summary
-from analytics.forms import FIELDS, ReportFilterForm, api_query
+from analytics.forms import FIELDS, ReportFilterForm, ReportSettingsForm, api_query
 from analytics.friction import FrictionSettings
+from analytics.report_settings import report_settings_get, report_settings_update
 from analytics.reports import DROP_OFF_WINDOW_DAYS, JourneyReport, journey_report
 from surveys.models import Invitation, Survey
 from touchpoints.models import Journey, Membership, Persona, Role, Stage, Touchpoint, Workspace
@@ -335,3 +337,32 @@ def stage_chart_csv(request: MemberRequest, journey_id: str, stage_id: str, char
         else:
             data = charts.distribution_chart(weekly, stage=stage)
     return _csv_response(data, f"journey-{journey.pk}-stage-{stage.pk}-{chart}-{filters.since}-{filters.until}.csv")
+
+
+@workspace_member_required(admin=True)
+def report_settings_page(request: MemberRequest) -> HttpResponse:
+    """``/settings/reports/`` (admins): the thresholds of the high-effort and low-response flags."""
+    workspace = request.workspace
+    current = report_settings_get(workspace=workspace)
+    form = ReportSettingsForm(
+        request.POST if request.method == "POST" else None,
+        initial={"ces_threshold": current.ces_threshold, "low_response_percent": current.low_response_percent},
+    )
+    posted = request.method == "POST" and form.is_valid()
+    saved = (
+        form.run_service(lambda: report_settings_update(workspace=workspace, **form.cleaned_data)) if posted else None
+    )
+    if saved is not None:
+        messages.success(request, _("Report thresholds saved."))
+        return redirect("analytics:report-settings")
+    context = {
+        "form": form,
+        "title": _("Report thresholds"),
+        "intro": _(
+            "When a stage or touchpoint counts as hard for customers, or as answered too rarely for its score to "
+            "be trusted. Reports, friction alerts and the weekly digest use them from the next refresh on."
+        ),
+        "back_url": reverse("analytics:home"),
+        "action": reverse("analytics:report-settings"),
+    }
+    return render(request, "touchpoints/form_page.html", context, status=400 if form.errors else 200)

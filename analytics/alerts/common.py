@@ -12,8 +12,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
-from django.utils.translation import gettext_lazy
 
+from analytics.friction import KIND_LABELS, SEVERITY_LABELS
 from analytics.models import FollowUpCase, FrictionFlagRecord
 from surveys.delivery import public_base_url
 from touchpoints.models import Membership, Role, Workspace
@@ -39,23 +39,9 @@ NOTE_AUTHOR = "JourneyPulse"
 WEBHOOK_EVENT = "friction.flag"
 ERROR_MAX_LENGTH = 500
 
-FLAG_LABELS = {
-    "below_journey": gettext_lazy("Below the journey"),
-    "declining": gettext_lazy("Declining"),
-    "high_effort": gettext_lazy("High effort"),
-    "drop_off": gettext_lazy("High drop-off"),
-    "low_response": gettext_lazy("Low response"),
-    "detractor_spike": gettext_lazy("Detractor spike"),
-}
-SEVERITY_LABELS = {
-    "high": gettext_lazy("high severity"),
-    "medium": gettext_lazy("medium severity"),
-    "low": gettext_lazy("low severity"),
-}
-
 
 def flag_label(kind: str) -> str:
-    return str(FLAG_LABELS.get(kind, kind))
+    return str(KIND_LABELS.get(kind, kind))
 
 
 def severity_label(severity: str) -> str:

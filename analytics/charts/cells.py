@@ -17,19 +17,7 @@ from analytics.cases import FollowUpSummary
 from analytics.metrics import Estimate
 from analytics.reports import JourneyReport, UnitReport
 
-FLAG_LABELS = {
-    friction.BELOW_JOURNEY: gettext_lazy("Below the journey"),
-    friction.DECLINING: gettext_lazy("Declining"),
-    friction.HIGH_EFFORT: gettext_lazy("High effort"),
-    friction.DROP_OFF: gettext_lazy("High drop-off"),
-    friction.LOW_RESPONSE: gettext_lazy("Low response"),
-    friction.DETRACTOR_SPIKE: gettext_lazy("Detractor spike"),
-}
-SEVERITY_LABELS = {
-    friction.HIGH: gettext_lazy("high severity"),
-    friction.MEDIUM: gettext_lazy("medium severity"),
-    friction.LOW: gettext_lazy("low severity"),
-}
+FLAG_LABELS, SEVERITY_LABELS = friction.KIND_LABELS, friction.SEVERITY_LABELS
 #: NPS bands: (lowest NPS of the band, CSS suffix, chart colour). Text on the pages
 #: always gives the number too; the colour only repeats it.
 NPS_BANDS = (

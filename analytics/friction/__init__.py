@@ -14,8 +14,9 @@ Input tables (pandas DataFrames; any of them may be ``None`` or empty)
   so the journey total is the sum of the stage rows (of the touchpoint rows when
   there are no stage rows). Units are keyed by ``(level, unit_id)``: a stage and a
   touchpoint may share an id.
-- ``weekly`` — the report's weeks per unit: ``unit_id, [level], week, promoters, passives, detractors``,
-  ``week`` an integer, 0 = oldest. The latest week in the table is the report's last week.
+- ``weekly`` — the report's weeks per unit: ``unit_id, [level], [stage_id], week, promoters, passives,
+  detractors``, ``week`` an integer, 0 = oldest (a week without answers is simply absent). The
+  latest week in the table is the report's last week. ``stage_id`` is a touchpoint's stage.
 - ``ces`` — customer effort answers: ``unit_id, [level], score (1–7, 7 = easiest), n``.
 - ``responses`` — ``unit_id, [level], sent, answered``.
 - ``drop_offs`` — one row per stage that has a next stage: ``stage_id, order, reached, continued``
@@ -78,7 +79,9 @@ are never flagged. p-values come from SciPy's distributions.
    trend test on the individual answers scored +1/0/−1 (Cochran–Armitage for the
    NPS). z = slope / se, one-sided (decline), normal. Needs ``min_weeks`` weeks with
    answers and ``min_n`` answers in all. Effect: the fitted decline in NPS points
-   from the first to the last week with answers.
+   from the first to the last week with answers. Touchpoints are tested as in kind
+   1, in the graph under their stage: a declining touchpoint is named once its
+   stage is found declining (the stage's power is not spent on them).
 3. ``high_effort`` — the CES mean (1–7) against the workspace's threshold: one-sided
    Student's t, and the flag also needs the 95% t interval (:func:`metrics.mean`)
    entirely below the threshold, as the issue puts it. Effect: threshold − mean.
@@ -95,7 +98,7 @@ are never flagged. p-values come from SciPy's distributions.
 6. ``detractor_spike`` — the detractor share in the report's last week against the
    earlier weeks of the report, pooled: Fisher's exact test, one-sided (see
    :func:`share_above_test` for why not the normal approximation).
-   Effect: the rise in percentage points.
+   Effect: the rise in percentage points. Touchpoints as for ``declining``.
 
 Severity
 --------
@@ -150,6 +153,7 @@ from analytics.friction.settings import (
     DROP_OFF,
     HIGH,
     HIGH_EFFORT,
+    KIND_LABELS,
     KINDS,
     LEVELS,
     LOW,
@@ -157,6 +161,7 @@ from analytics.friction.settings import (
     MEDIUM,
     NPS_COUNTS,
     SEVERITY_BANDS,
+    SEVERITY_LABELS,
     STAGE,
     STRONG_EVIDENCE,
     TOUCHPOINT,
@@ -177,6 +182,8 @@ __all__ = [
     "HIGH",
     "HIGH_EFFORT",
     "KINDS",
+    "KIND_LABELS",
+    "SEVERITY_LABELS",
     "LEVELS",
     "LOW",
     "LOW_RESPONSE",

@@ -111,11 +111,7 @@ def _below_journey_flags(frame: pd.DataFrame, settings: FrictionSettings) -> lis
     table = _ordered_units(_prepare(frame, ["unit_id"], NPS_COUNTS, "units"), NPS_COUNTS)
     stages = table[table["level"] == STAGE].reset_index(drop=True)
     touchpoints = table[table["level"] == TOUCHPOINT].reset_index(drop=True)
-    stage_index = {unit_id: k for k, unit_id in enumerate(stages["unit_id"])}
-    if "stage_id" in touchpoints.columns:
-        parents = [stage_index.get(stage_id, -1) if pd.notna(stage_id) else -1 for stage_id in touchpoints["stage_id"]]
-    else:
-        parents = [-1] * len(touchpoints)
+    parents = _parents(stages, touchpoints)
     findings = below_journey_findings(
         stages[NPS_COUNTS].to_numpy()[None],
         touchpoints[NPS_COUNTS].to_numpy()[None],
@@ -154,11 +150,20 @@ def _below_journey_flags(frame: pd.DataFrame, settings: FrictionSettings) -> lis
     return flags
 
 
+def _parents(stages: pd.DataFrame, touchpoints: pd.DataFrame) -> list[int]:
+    """Each touchpoint's stage as an index into ``stages`` (−1: unknown), from the optional ``stage_id`` column."""
+    if "stage_id" not in touchpoints.columns:
+        return [-1] * len(touchpoints)
+    stage_index = {unit_id: k for k, unit_id in enumerate(stages["unit_id"])}
+    return [stage_index.get(stage_id, -1) if pd.notna(stage_id) else -1 for stage_id in touchpoints["stage_id"]]
+
+
 def _weekly_flags(frame: pd.DataFrame, settings: FrictionSettings) -> list[Flag]:
-    """Declining and detractor-spike flags from the weekly counts."""
+    """Declining and detractor-spike flags from the weekly counts (stages, then touchpoints within found stages)."""
     prepared = _prepare(frame, ["unit_id", "week"], NPS_COUNTS, "weekly")
     weeks = np.sort(prepared["week"].astype("int64").unique())
-    table = _ordered_units(prepared, NPS_COUNTS)
+    table = _ordered_units(prepared, NPS_COUNTS)  # stages first, then touchpoints
+    parents = _parents(table[table["level"] == STAGE], table[table["level"] == TOUCHPOINT]) or None
     cube = np.zeros((1, len(table), len(weeks), 3))
     position = {
         (level, unit_id): k for k, (level, unit_id) in enumerate(zip(table["level"], table["unit_id"], strict=True))
@@ -172,7 +177,7 @@ def _weekly_flags(frame: pd.DataFrame, settings: FrictionSettings) -> list[Flag]
             record.detractors,
         ]
     flags: list[Flag] = []
-    declining = declining_findings(cube, weeks, settings=settings)
+    declining = declining_findings(cube, weeks, settings=settings, parents=parents)
     for index in map(int, np.flatnonzero(declining.flagged[0])):
         row = table.iloc[index]
         details = {name: float(values[0, index]) for name, values in declining.details.items()}
@@ -201,7 +206,7 @@ def _weekly_flags(frame: pd.DataFrame, settings: FrictionSettings) -> list[Flag]
             "p": p_phrase(declining.p_adjusted[0, index], settings.correction),
         }
         flags.append(make_flag(DECLINING, row, declining, index, evidence, reason))
-    spike = detractor_spike_findings(cube, settings=settings)
+    spike = detractor_spike_findings(cube, settings=settings, parents=parents)
     for index in map(int, np.flatnonzero(spike.flagged[0])):
         row = table.iloc[index]
         details = {name: float(values[0, index]) for name, values in spike.details.items()}

@@ -51,6 +51,22 @@ def _finish(
     return adjust(kind_p, tested, method=settings.correction, alpha=settings.alpha, family_of=family_of)
 
 
+def _graph(
+    settings: FrictionSettings, parents: Sequence[int] | None, n_units: int, tested: Bools
+) -> Callable[[int], Any] | None:
+    """The graphical Holm family of stages and their touchpoints, or ``None`` for a flat family.
+
+    Units are the stages followed by the touchpoints, ``parents[t]`` the stage index
+    of touchpoint t (−1: none); see :func:`analytics.friction.correction.hierarchy`.
+    A touchpoint is only worth testing once its stage is found, so a journey's many
+    touchpoints do not dilute the stages' α. Benjamini–Hochberg keeps one flat family.
+    """
+    if not parents or settings.correction != "holm":
+        return None
+    n_stages = n_units - len(parents)
+    return lambda row: hierarchy(list(parents), n_stages, tested[row])
+
+
 def _nps_points(counts: Floats) -> Floats:
     n = counts.sum(axis=-1)
     return np.divide(100.0 * (counts[..., 0] - counts[..., 2]), n, out=np.full(n.shape, np.nan), where=n > 0)
@@ -87,11 +103,7 @@ def below_journey_findings(
     tested &= np.isfinite(statistic)
     p_value = stats.norm.cdf(statistic)
 
-    def family_of(row: int) -> tuple[Floats, Floats] | None:
-        return hierarchy(parent_index, n_stages, tested[row])
-
-    graphical = settings.correction == "holm" and touch_counts.shape[1] > 0
-    rejected, adjusted = _finish(p_value, tested, settings, family_of if graphical else None)
+    rejected, adjusted = _finish(p_value, tested, settings, _graph(settings, parent_index, units.shape[1], tested))
     unit_nps, rest_nps = _nps_points(units), _nps_points(rest)
     return Findings(
         tested=tested,
@@ -104,11 +116,22 @@ def below_journey_findings(
     )
 
 
-def declining_findings(weekly: npt.ArrayLike, weeks: npt.ArrayLike, *, settings: FrictionSettings) -> Findings:
-    """Each unit's weekly NPS trend, one-sided for a decline (kind 2); ``weekly`` is ``(journeys, units, weeks, 3)``."""
+def declining_findings(
+    weekly: npt.ArrayLike,
+    weeks: npt.ArrayLike,
+    *,
+    settings: FrictionSettings,
+    parents: Sequence[int] | None = None,
+) -> Findings:
+    """Each unit's weekly NPS trend, one-sided for a decline (kind 2); ``weekly`` is ``(journeys, units, weeks, 3)``.
+
+    With ``parents`` (one per touchpoint), the units are the stages followed by the
+    touchpoints and the family is graphical (see :func:`_graph`).
+    """
     trend = nps_trend(weekly, weeks)
     tested = (trend["weeks"] >= settings.min_weeks) & (trend["n"] >= settings.min_n) & np.isfinite(trend["z"])
-    rejected, adjusted = _finish(trend["p"], tested, settings)
+    n_units = np.asarray(weekly).shape[1]
+    rejected, adjusted = _finish(trend["p"], tested, settings, _graph(settings, parents, n_units, tested))
     return Findings(
         tested=tested,
         statistic=trend["z"],
@@ -127,14 +150,19 @@ def declining_findings(weekly: npt.ArrayLike, weeks: npt.ArrayLike, *, settings:
     )
 
 
-def detractor_spike_findings(weekly: npt.ArrayLike, *, settings: FrictionSettings) -> Findings:
-    """The last week's detractor share against the earlier weeks' (kind 6); ``(journeys, units, weeks, 3)``."""
+def detractor_spike_findings(
+    weekly: npt.ArrayLike, *, settings: FrictionSettings, parents: Sequence[int] | None = None
+) -> Findings:
+    """The last week's detractor share against the earlier weeks' (kind 6); ``(journeys, units, weeks, 3)``.
+
+    ``parents`` as in :func:`declining_findings`.
+    """
     counts = np.asarray(weekly, dtype=float)
     last, before = counts[..., -1, :], counts[..., :-1, :].sum(axis=-2)
     n_last, n_before = last.sum(axis=-1), before.sum(axis=-1)
     tested = (n_last >= settings.min_n) & (n_before >= settings.min_n)
     z, p = share_above_test(last[..., 2], n_last, before[..., 2], n_before)
-    rejected, adjusted = _finish(p, tested, settings)
+    rejected, adjusted = _finish(p, tested, settings, _graph(settings, parents, counts.shape[1], tested))
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(n_last > 0, last[..., 2] / np.where(n_last > 0, n_last, 1.0), np.nan)
         before_share = np.where(n_before > 0, before[..., 2] / np.where(n_before > 0, n_before, 1.0), np.nan)

@@ -11,6 +11,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from django.utils.translation import gettext_lazy
 
 from analytics import metrics
 
@@ -30,6 +31,21 @@ LEVELS = (STAGE, TOUCHPOINT)
 CORRECTIONS = ("holm", "fdr_bh")
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 
+#: The kinds and severities as people read them (badges, alerts, the digest, the API's labels).
+KIND_LABELS = {
+    BELOW_JOURNEY: gettext_lazy("Below the journey"),
+    DECLINING: gettext_lazy("Declining"),
+    HIGH_EFFORT: gettext_lazy("High effort"),
+    DROP_OFF: gettext_lazy("High drop-off"),
+    LOW_RESPONSE: gettext_lazy("Low response"),
+    DETRACTOR_SPIKE: gettext_lazy("Detractor spike"),
+}
+SEVERITY_LABELS = {
+    HIGH: gettext_lazy("high severity"),
+    MEDIUM: gettext_lazy("medium severity"),
+    LOW: gettext_lazy("low severity"),
+}
+
 #: (large, medium) effect per kind, in the kind's units (see :mod:`analytics.friction`).
 SEVERITY_BANDS: dict[str, tuple[float, float]] = {
     BELOW_JOURNEY: (15.0, 5.0),
@@ -47,7 +63,12 @@ NPS_COUNTS = ["promoters", "passives", "detractors"]
 
 @dataclass(frozen=True)
 class FrictionSettings:
-    """The workspace's knobs; the defaults are the issue's."""
+    """The detector's knobs; the defaults are the issue's.
+
+    Reports take ``ces_threshold`` and ``low_response_threshold`` from the
+    workspace (:func:`analytics.report_settings.friction_settings`); the others keep
+    their defaults.
+    """
 
     alpha: float = 0.05
     min_n: int = metrics.MIN_N

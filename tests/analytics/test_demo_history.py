@@ -44,11 +44,13 @@ def test_seed_demo_history_shows_the_planted_friction_once():
     flags = flags_by_unit(report)
     assert "below_journey" in flags[("stage", "Purchase")]
     assert "below_journey" in flags[("touchpoint", "Checkout")]
-    assert "declining" in flags[("stage", "Post-purchase")]  # Delivery is its only NPS touchpoint
+    assert "declining" in flags[("stage", "Post-purchase")]
+    assert "declining" in flags[("touchpoint", "Delivery")]  # the declining touchpoint, named in its stage
     assert "drop_off" in flags[("stage", "Intent")]
     below = {name for (level, name), kinds in flags.items() if "below_journey" in kinds and level == "stage"}
-    declining = {name for (level, name), kinds in flags.items() if "declining" in kinds}
-    assert (below, declining) == ({"Purchase"}, {"Post-purchase"})
+    declining = {(level, name) for (level, name), kinds in flags.items() if "declining" in kinds}
+    assert below == {"Purchase"}
+    assert declining == {("stage", "Post-purchase"), ("touchpoint", "Delivery")}
     stages = {unit.name: unit for unit in report.stages}
     purchase, rest = stages.pop("Purchase"), stages.values()
     assert purchase.figures["nps"].n >= 500

@@ -339,6 +339,39 @@ def test_the_likelihood_ratio_is_nan_where_a_side_has_no_answers_and_leaves_the_
 # --- Declining and detractor spike -------------------------------------------------------------
 
 
+def with_touchpoints(stages: pd.DataFrame, points: dict[int, tuple[int, list[tuple[int, int, int]]]]) -> pd.DataFrame:
+    """``stages`` plus touchpoint rows: ``points`` maps a touchpoint id to (its stage id, its weeks)."""
+    rows = weekly_rows({unit: weeks for unit, (_stage, weeks) in points.items()})
+    rows["level"] = "touchpoint"
+    rows["stage_id"] = rows["unit_id"].map({unit: stage for unit, (stage, _weeks) in points.items()})
+    return pd.concat([stages.assign(level="stage", stage_id=stages["unit_id"]), rows], ignore_index=True)
+
+
+def halves(weeks: list[tuple[int, int, int]], other: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    return [tuple(a + b for a, b in zip(one, two, strict=True)) for one, two in zip(weeks, other, strict=True)]
+
+
+def test_a_declining_touchpoint_is_named_inside_its_declining_stage():
+    # Stage 2 declines because of its touchpoint 21; touchpoint 22 holds steady.
+    stages = weekly_rows({1: steady(), 2: halves(falling(n=375, drop=0.4), steady()), 3: steady()})
+    weekly = with_touchpoints(stages, {21: (2, falling(n=375, drop=0.4)), 22: (2, steady()), 11: (1, steady())})
+    flags = [(f.level, f.unit_id) for f in detect(weekly=weekly) if f.kind == "declining"]
+    assert flags == [("stage", 2), ("touchpoint", 21)]
+    touchpoint = next(f for f in detect(weekly=weekly) if f.kind == "declining" and f.level == "touchpoint")
+    assert touchpoint.evidence["n"] == 3000
+    assert touchpoint.reason.startswith("NPS is declining")
+
+
+def test_touchpoints_do_not_dilute_the_stages_test_for_a_decline():
+    """Many steady touchpoints beside the stages leave the stages' p-values as they were (graphical Holm)."""
+    stages = weekly_rows({1: steady(), 2: falling(n=120), 3: steady()})
+    alone = next(f for f in detect(weekly=stages) if f.kind == "declining")
+    points = {100 + k: (1 + k % 3, steady(counts=(17, 11, 9))) for k in range(30)}
+    crowded = next(f for f in detect(weekly=with_touchpoints(stages, points)) if f.kind == "declining")
+    assert crowded.evidence["p_adjusted"] == pytest.approx(alone.evidence["p_adjusted"])
+    assert crowded.evidence["family_size"] == 33  # every unit with enough answers is tested
+
+
 def test_a_falling_stage_is_flagged_declining_and_a_steady_or_rising_one_is_not():
     weekly = weekly_rows({1: steady(), 2: falling(), 3: falling()[::-1]})
     flags = [f for f in detect(weekly=weekly) if f.kind == "declining"]
