@@ -145,4 +145,3 @@ class ReportSettingsAdmin(ReadOnlyAdmin):
 
     list_display = ["workspace", "ces_threshold", "low_response_percent", "updated_at"]
     list_select_related = ["workspace"]
-
