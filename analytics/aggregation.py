@@ -8,8 +8,8 @@ functions of :mod:`analytics.metrics`. Counts combine two sources, summed:
   report filters or groups by channel, language or persona), and
 * the raw answers and invitations for the days from it on (today, usually),
 
-so a report is current to the second and costs a constant number of queries (three)
-whatever the data size. Without a rollup state everything is read raw: correct, only
+so a report is current to the second, and each count costs two queries (the rollup
+state, then one count over both sources) whatever the data size. Without a rollup state everything is read raw: correct, only
 slower.
 
 Days are UTC days: an answer belongs to the UTC date of ``Answer.created_at``, an

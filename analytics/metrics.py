@@ -130,15 +130,6 @@ def nps(
     return Estimate(value, max(-100.0, 100 * (centre - half)), min(100.0, 100 * (centre + half)), n, min_n)
 
 
-def nps_variance(promoters: int, passives: int, detractors: int) -> float:
-    """Per-answer variance of the NPS on the −1…1 scale, ``p + d − (p − d)²`` (0 for n = 0)."""
-    n = promoters + passives + detractors
-    if n == 0:
-        return 0.0
-    p, d = promoters / n, detractors / n
-    return p + d - (p - d) ** 2
-
-
 # --- From score counts ------------------------------------------------------------------
 
 
@@ -194,32 +185,20 @@ def drop_off(reached: int, continued: int, **kwargs: Any) -> Estimate:
 # --- Tables -----------------------------------------------------------------------------
 
 
-def summarise(frame: pd.DataFrame, by: list[str], *, min_n: int = MIN_N) -> pd.DataFrame:
-    """One row per group of ``by`` with the figures of every scale present.
+def unit_figures(answers: pd.DataFrame, *, sent: int, answered: int, min_n: int = MIN_N) -> dict[str, Estimate | None]:
+    """A unit's scale figures and response rate, from its answer counts ``[question_type, score, n]``.
 
-    ``frame`` has the columns ``[*by, "question_type", "score", "n"]`` (what the
-    aggregation layer returns). The result has, per group, the columns
-    ``nps``, ``csat``, ``csat_mean``, ``ces``, ``ces_agree`` holding
-    :class:`Estimate` objects (an empty estimate where the group has no answers).
+    ``nps``, ``csat`` (top-2 box), ``csat_mean``, ``ces`` (mean), ``ces_agree`` and
+    ``response_rate`` (``answered`` of ``sent``): what every report row shows.
     """
-    columns = ["nps", "csat", "csat_mean", "ces", "ces_agree"]
-    if frame.empty:
-        return pd.DataFrame(columns=[*by, *columns])
-    rows = []
-    keys = by or ["_all"]
-    source = frame if by else frame.assign(_all=0)
-    for key, group in source.groupby(keys, dropna=False, sort=True):
-        values = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-        per_type = {kind: score_counts(part) for kind, part in group.groupby("question_type")}
-        csat = csat_from_counts(per_type.get("csat", {}), min_n=min_n)
-        ces = ces_from_counts(per_type.get("ces", {}), min_n=min_n)
-        values.update(
-            nps=nps_from_counts(per_type.get("nps", {}), min_n=min_n),
-            csat=csat.top_box,
-            csat_mean=csat.mean,
-            ces=ces.mean,
-            ces_agree=ces.agree,
-        )
-        rows.append(values)
-    result = pd.DataFrame(rows)
-    return result.drop(columns=["_all"]) if not by else result
+    per_type = {kind: score_counts(part) for kind, part in answers.groupby("question_type")} if len(answers) else {}
+    csat = csat_from_counts(per_type.get("csat", {}), min_n=min_n)
+    ces = ces_from_counts(per_type.get("ces", {}), min_n=min_n)
+    return {
+        "nps": nps_from_counts(per_type.get("nps", {}), min_n=min_n),
+        "csat": csat.top_box,
+        "csat_mean": csat.mean,
+        "ces": ces.mean,
+        "ces_agree": ces.agree,
+        "response_rate": response_rate(sent, answered, min_n=min_n),
+    }

@@ -99,22 +99,11 @@ def _figures(
     scores: pd.DataFrame, invitations: pd.DataFrame, key: str, unit_id: int, min_n: int
 ) -> dict[str, Estimate | None]:
     answers = scores[scores[key] == unit_id] if not scores.empty else scores
-    per_type = {kind: metrics.score_counts(part) for kind, part in answers.groupby("question_type")}
-    csat = metrics.csat_from_counts(per_type.get("csat", {}), min_n=min_n)
-    ces = metrics.ces_from_counts(per_type.get("ces", {}), min_n=min_n)
     sent = answered = 0
     if not invitations.empty:
         rows = invitations[invitations[key] == unit_id]
         sent, answered = int(rows["sent"].sum()), int(rows["answered"].sum())
-    return {
-        "nps": metrics.nps_from_counts(per_type.get("nps", {}), min_n=min_n),
-        "csat": csat.top_box,
-        "csat_mean": csat.mean,
-        "ces": ces.mean,
-        "ces_agree": ces.agree,
-        "response_rate": metrics.response_rate(sent, answered, min_n=min_n),
-        "drop_off": None,
-    }
+    return {**metrics.unit_figures(answers, sent=sent, answered=answered, min_n=min_n), "drop_off": None}
 
 
 def response_rate_filters(filters: ReportFilters, today: date | None = None) -> ReportFilters:

@@ -95,20 +95,13 @@ def dimension_breakdown(
     units = []
     for key in keys:
         part = answers[answers[dimension] == key] if not answers.empty else answers
-        per_type = {kind: metrics.score_counts(group) for kind, group in part.groupby("question_type")}
-        csat = metrics.csat_from_counts(per_type.get("csat", {}), min_n=min_n)
-        ces = metrics.ces_from_counts(per_type.get("ces", {}), min_n=min_n)
         rows = sent[sent[dimension] == key] if not sent.empty else sent
-        figures: dict[str, Estimate | None] = {
-            "nps": metrics.nps_from_counts(per_type.get("nps", {}), min_n=min_n),
-            "csat": csat.top_box,
-            "ces": ces.mean,
-            "response_rate": metrics.response_rate(
-                int(rows["sent"].sum()) if not rows.empty else 0,
-                int(rows["answered"].sum()) if not rows.empty else 0,
-                min_n=min_n,
-            ),
-        }
+        figures = metrics.unit_figures(
+            part,
+            sent=int(rows["sent"].sum()) if not rows.empty else 0,
+            answered=int(rows["answered"].sum()) if not rows.empty else 0,
+            min_n=min_n,
+        )
         units.append((str(key), _dimension_label(dimension, str(key)), figures))
     frame = _breakdown_frame(units)
     rows_out = [BreakdownRow(key=key, label=label, cells=cells(figures)) for key, label, figures in units]
