@@ -87,3 +87,17 @@ def test_concurrent_claims_of_one_event_name_leave_one_owner(postgres):
     assert len(errors) == 5
     assert all(isinstance(error, ApplicationError) for error in errors), errors
     assert TouchpointEventName.objects.filter(workspace=workspace, name="paid").count() == 1
+
+
+def test_a_rollup_rebuild_leaves_fresh_planner_statistics(postgres):
+    from analytics.rollups import ANALYZED_TABLES, rollups_rebuild
+
+    workspace = WorkspaceFactory()
+    rollups_rebuild(workspace=workspace)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) AND last_analyze IS NOT NULL",
+            [list(ANALYZED_TABLES)],
+        )
+        analysed = {row[0] for row in cursor.fetchall()}
+    assert analysed == set(ANALYZED_TABLES)
