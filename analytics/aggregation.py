@@ -9,8 +9,8 @@ functions of :mod:`analytics.metrics`. Counts combine two sources, summed:
 * the raw answers and invitations for the days from it on (today, usually),
 
 so a report is current to the second, and each count costs two queries (the rollup
-state, then one count over both sources) whatever the data size. Without a rollup state everything is read raw: correct, only
-slower.
+state, then one count over both sources) whatever the data size. Without a rollup
+state everything is read raw: correct, only slower.
 
 Days are UTC days: an answer belongs to the UTC date of ``Answer.created_at``, an
 invitation to the UTC date of ``Invitation.sent_at``; ``week`` is the Monday of that

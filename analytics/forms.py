@@ -1,9 +1,9 @@
 """The report pages' filter form: period, channel, persona, survey and language.
 
 The rules are those of the report API: after the form has parsed its fields, it
-hands the values to :class:`analytics.report_apis.ReportQuerySerializer`, so the
-period's order and length, the survey's workspace and the language tag are
-checked in one place, and each error comes back beside its field.
+hands the values to :func:`analytics.reports.report_filters_build`, so the period's
+bounds, order and length and the survey's workspace are checked in one place, and
+each error comes back beside its field.
 
 Parameters the form does not know are ignored (a page URL may carry others); the
 API is strict about them, the pages are not.
@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from types import SimpleNamespace
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from analytics.aggregation import ReportFilters
-from analytics.report_apis import ReportQuerySerializer
-from analytics.reports import default_period
+from analytics.reports import default_period, report_filters_build
+from config.errors import ApplicationError
 from surveys.models import Invitation
 from touchpoints.forms import ServiceForm
-from touchpoints.models import Workspace
+from touchpoints.models import Workspace, validate_language_tag
 
 #: The persona choice for customers without a known persona (the API's ``persona=``).
 NO_PERSONA = "-"
@@ -51,6 +50,7 @@ class ReportFilterForm(ServiceForm):
         label=_("Language"),
         required=False,
         max_length=16,
+        validators=[validate_language_tag],
         help_text=_("A language code such as en or pl-PL; empty for all."),
         widget=forms.TextInput(attrs={"list": "report-languages", "autocomplete": "off", "size": "8"}),
     )
@@ -83,33 +83,31 @@ class ReportFilterForm(ServiceForm):
         return field
 
     def clean(self) -> dict[str, Any]:
-        """Check what parsed with the API's rules; a date that did not parse leaves the period alone."""
+        """Check what parsed with the report's rules; a date that did not parse leaves the period alone."""
         cleaned = super().clean() or {}
         usable = {name: value for name, value in cleaned.items() if name not in self.errors}
         if "since" in self.errors or "until" in self.errors:
             usable.pop("since", None)
             usable.pop("until", None)
-        query: dict[str, str] = {}
-        for name in ("since", "until"):
-            if usable.get(name):
-                query[name] = usable[name].isoformat()
-        for name in ("channel", "language"):
-            if usable.get(name):
-                query[name] = usable[name]
-        if usable.get("persona"):
-            query["persona"] = "" if usable["persona"] == NO_PERSONA else usable["persona"]
-        if usable.get("survey") is not None:
-            query["survey"] = str(usable["survey"])
-        serializer = ReportQuerySerializer(data=query, context={"request": SimpleNamespace(workspace=self.workspace)})
-        if serializer.is_valid():
-            if not self.errors:
-                self._filters = serializer.filters()
+        persona = usable.get("persona") or None
+        try:
+            filters = report_filters_build(
+                workspace=self.workspace,
+                since=usable.get("since"),
+                until=usable.get("until"),
+                channel=usable.get("channel") or None,
+                persona="" if persona == NO_PERSONA else persona,
+                survey_id=usable.get("survey"),
+                language=usable.get("language") or None,
+            )
+        except ApplicationError as error:
+            for name, messages in error.fields.items():
+                if name not in self.errors:
+                    for message in messages:
+                        self.add_error(name if name in self.fields else None, message)
             return cleaned
-        for name, messages in serializer.errors.items():
-            field = name if name in self.fields else None
-            if field is None or field not in self.errors:
-                for message in messages:
-                    self.add_error(field, str(message))
+        if not self.errors:
+            self._filters = filters
         return cleaned
 
     def filters(self) -> ReportFilters:

@@ -8,13 +8,11 @@ workspace is a 404. Every role may read reports: they hold no customer PII.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -26,17 +24,11 @@ from rest_framework.views import APIView
 from analytics.aggregation import ReportFilters
 from analytics.exports import report_csv
 from analytics.report_settings import report_settings_get, report_settings_update
-from analytics.reports import JourneyReport, default_period, journey_report
-from surveys.models import Invitation, Survey
+from analytics.reports import JourneyReport, journey_report, report_filters_build
+from config.errors import ApplicationError
+from surveys.models import Invitation
 from touchpoints.apis.base import CsvDownloadNegotiation, id_field
 from touchpoints.models import Journey, Role, Workspace, validate_language_tag
-
-#: The longest period one report may cover.
-PERIOD_MAX_DAYS = 731
-#: The days a report may name: none before this one, and none further ahead than this many days
-#: (far-off dates would overflow date arithmetic; nothing is ever recorded there anyway).
-EARLIEST_DAY = date(2000, 1, 1)
-LATEST_DAYS_AHEAD = 366
 
 
 class ReportQuerySerializer(serializers.Serializer):
@@ -58,46 +50,23 @@ class ReportQuerySerializer(serializers.Serializer):
         unknown = sorted(set(self.initial_data) - set(self.fields))
         if unknown:
             raise serializers.ValidationError({name[:40]: [_("Unknown filter.")] for name in unknown[:5]})
-        today = timezone.now().date()
-        for name in ("since", "until"):
-            day = attrs.get(name)
-            if day is not None and not EARLIEST_DAY <= day <= today + timedelta(days=LATEST_DAYS_AHEAD):
-                raise serializers.ValidationError(
-                    {
-                        name: [
-                            _("Give a day between %(earliest)s and %(latest)s.")
-                            % {
-                                "earliest": EARLIEST_DAY.isoformat(),
-                                "latest": (today + timedelta(days=LATEST_DAYS_AHEAD)).isoformat(),
-                            }
-                        ]
-                    }
-                )
-        until = attrs.get("until") or today
-        since = attrs.get("since") or default_period(until)[0]
-        if since > until:
-            raise serializers.ValidationError({"since": [_("Give a first day on or before the last day.")]})
-        if until - since > timedelta(days=PERIOD_MAX_DAYS - 1):
-            raise serializers.ValidationError(
-                {"since": [_("A report covers at most %(days)d days.") % {"days": PERIOD_MAX_DAYS}]}
+        try:
+            self._filters = report_filters_build(
+                workspace=self.context["request"].workspace,
+                since=attrs.get("since"),
+                until=attrs.get("until"),
+                channel=attrs.get("channel"),
+                persona=attrs.get("persona"),
+                survey_id=attrs.get("survey"),
+                language=attrs.get("language"),
             )
-        survey_id = attrs.get("survey")
-        workspace = self.context["request"].workspace
-        if survey_id is not None and not Survey.objects.for_workspace(workspace).filter(pk=survey_id).exists():
-            raise serializers.ValidationError({"survey": [_("Unknown survey.")]})
-        attrs.update(since=since, until=until)
+        except ApplicationError as error:
+            raise serializers.ValidationError(error.fields) from error
         return attrs
 
     def filters(self) -> ReportFilters:
-        data = self.validated_data
-        return ReportFilters(
-            since=data["since"],
-            until=data["until"],
-            channel=data.get("channel"),
-            persona=data.get("persona"),
-            survey_id=data.get("survey"),
-            language=data.get("language"),
-        )
+        """The checked filters (after ``is_valid()``)."""
+        return self._filters
 
 
 class EstimateSerializer(serializers.Serializer):

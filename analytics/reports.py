@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from analytics import drivers, friction, metrics
 from analytics.aggregation import (
@@ -28,11 +29,19 @@ from analytics.aggregation import (
 )
 from analytics.metrics import Estimate
 from analytics.report_settings import friction_settings
+from config.errors import ApplicationError
+from surveys.models import Survey
 from surveys.precision import RESPONSE_WINDOW
 from touchpoints.models import Journey, Workspace
 
 #: The figures of a unit, in the order the API and the CSV list them.
 FIGURES = ("nps", "csat", "csat_mean", "ces", "ces_agree", "response_rate", "drop_off")
+#: The longest period one report may cover.
+PERIOD_MAX_DAYS = 731
+#: The days a report may name: none before this one, and none further ahead than this many days
+#: (far-off dates would overflow date arithmetic; nothing is ever recorded there anyway).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAYS_AHEAD = 366
 #: Days after a customer's first event at a stage in which reaching the next stage counts.
 DROP_OFF_WINDOW_DAYS = 30
 #: What a flagged stage's gap to the journey is broken down by (:mod:`analytics.drivers`).
@@ -348,6 +357,51 @@ def _attach_drivers(
             )
             for dimension, frame in tables.items()
         }
+
+
+def report_filters_build(
+    *,
+    workspace: Workspace,
+    since: date | None = None,
+    until: date | None = None,
+    channel: str | None = None,
+    persona: str | None = None,
+    survey_id: int | None = None,
+    language: str | None = None,
+    today: date | None = None,
+) -> ReportFilters:
+    """The filters of a report, checked: the rules the API, the pages and their CSVs share.
+
+    ``until`` defaults to today and ``since`` to 90 days before it. Each day lies
+    between :data:`EARLIEST_DAY` and :data:`LATEST_DAYS_AHEAD` days ahead (further
+    would overflow date arithmetic), the first day is on or before the last, the
+    period is at most :data:`PERIOD_MAX_DAYS` long, and a survey belongs to the
+    workspace. A broken rule raises :class:`~config.errors.ApplicationError` naming
+    its field. The values' own form (a known channel, a language tag) is the
+    caller's parsing.
+    """
+    today = today or timezone.now().date()
+    latest = today + timedelta(days=LATEST_DAYS_AHEAD)
+    for name, day in (("since", since), ("until", until)):
+        if day is not None and not EARLIEST_DAY <= day <= latest:
+            raise ApplicationError.for_field(
+                name,
+                _("Give a day between %(earliest)s and %(latest)s.")
+                % {"earliest": EARLIEST_DAY.isoformat(), "latest": latest.isoformat()},
+            )
+    until = until or today
+    since = since or default_period(until)[0]
+    if since > until:
+        raise ApplicationError.for_field("since", _("Give a first day on or before the last day."))
+    if until - since > timedelta(days=PERIOD_MAX_DAYS - 1):
+        raise ApplicationError.for_field(
+            "since", _("A report covers at most %(days)d days.") % {"days": PERIOD_MAX_DAYS}
+        )
+    if survey_id is not None and not Survey.objects.for_workspace(workspace).filter(pk=survey_id).exists():
+        raise ApplicationError.for_field("survey", _("Unknown survey."))
+    return ReportFilters(
+        since=since, until=until, channel=channel, persona=persona, survey_id=survey_id, language=language
+    )
 
 
 def default_period(today: date, days: int = 90) -> tuple[date, date]:
