@@ -169,9 +169,16 @@ def test_the_drill_down_draws_its_charts_and_is_accessible(page, live_server):
         expect(plot.locator("svg.main-svg").first).to_be_visible()
     expect(page.locator("#table-touchpoints tbody tr")).to_have_count(2)
     expect(page.locator("#table-touchpoints")).to_contain_text("Below the journey")
+    # The flagged stage's gap, split by touchpoint, channel and persona (tables named by their headings).
+    expect(page.get_by_role("heading", name="Drivers of the gap")).to_be_visible()
+    by_touchpoint = page.get_by_role("table", name="Drivers of the gap By touchpoint")
+    expect(by_touchpoint.locator("tbody tr")).to_have_count(2)
+    expect(page.get_by_role("table", name="Drivers of the gap By persona").locator("tbody tr")).to_have_count(2)
     assert_accessible(page)
     page.get_by_role("link", name=f"Report: {setup.journey.name}").click()
     expect(page.locator(".report-stage")).to_have_count(3)
+    expect(page.get_by_role("heading", name="Closing the loop")).to_be_visible()
+    expect(page.get_by_role("link", name="See this journey's follow-up cases")).to_be_visible()
 
 
 def test_without_javascript_the_numbers_are_all_there(browser, live_server):
