@@ -8,7 +8,7 @@ evidence and a reason in the active language.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 
 from analytics import metrics
 from analytics.friction.findings import (
+    Findings,
     below_journey_findings,
     declining_findings,
     detractor_spike_findings,
@@ -107,6 +108,12 @@ def _ordered_units(frame: pd.DataFrame, counts: Sequence[str]) -> pd.DataFrame:
     return grouped.sort_values(order, na_position="last", kind="stable").reset_index(drop=True)
 
 
+def _flagged(findings: Findings, table: pd.DataFrame) -> Iterator[tuple[int, pd.Series, dict[str, float]]]:
+    """Each flagged unit of a one-journey batch: its index, its row of ``table`` and its details as floats."""
+    for index in map(int, np.flatnonzero(findings.flagged[0])):
+        yield index, table.iloc[index], {name: float(values[0, index]) for name, values in findings.details.items()}
+
+
 def _below_journey_flags(frame: pd.DataFrame, settings: FrictionSettings) -> list[Flag]:
     table = _ordered_units(_prepare(frame, ["unit_id"], NPS_COUNTS, "units"), NPS_COUNTS)
     stages = table[table["level"] == STAGE].reset_index(drop=True)
@@ -120,10 +127,8 @@ def _below_journey_flags(frame: pd.DataFrame, settings: FrictionSettings) -> lis
     )
     ordered = pd.concat([stages, touchpoints], ignore_index=True)
     flags = []
-    for index in map(int, np.flatnonzero(findings.flagged[0])):
-        row = ordered.iloc[index]
+    for index, row, details in _flagged(findings, ordered):
         estimate = metrics.nps(*(int(row[column]) for column in NPS_COUNTS), min_n=settings.min_n)
-        details = {name: float(values[0, index]) for name, values in findings.details.items()}
         evidence = {
             "nps": round_finite(estimate.value, 2),
             "ci_low": round_finite(estimate.ci_low, 2),
@@ -178,9 +183,7 @@ def _weekly_flags(frame: pd.DataFrame, settings: FrictionSettings) -> list[Flag]
         ]
     flags: list[Flag] = []
     declining = declining_findings(cube, weeks, settings=settings, parents=parents)
-    for index in map(int, np.flatnonzero(declining.flagged[0])):
-        row = table.iloc[index]
-        details = {name: float(values[0, index]) for name, values in declining.details.items()}
+    for index, row, details in _flagged(declining, table):
         weeks_shown = int(round(details["span"])) + 1
         evidence = {
             "slope_per_week": round_finite(details["slope"], 3),
@@ -207,9 +210,7 @@ def _weekly_flags(frame: pd.DataFrame, settings: FrictionSettings) -> list[Flag]
         }
         flags.append(make_flag(DECLINING, row, declining, index, evidence, reason))
     spike = detractor_spike_findings(cube, settings=settings, parents=parents)
-    for index in map(int, np.flatnonzero(spike.flagged[0])):
-        row = table.iloc[index]
-        details = {name: float(values[0, index]) for name, values in spike.details.items()}
+    for index, row, details in _flagged(spike, table):
         evidence = {
             "week": int(weeks[-1]),
             "detractor_share": round_finite(details["share"]),
@@ -248,9 +249,7 @@ def _high_effort_flags(frame: pd.DataFrame, settings: FrictionSettings) -> list[
         counts[0, position[(record.level, record.unit_id)], int(record.score) - 1] += record.n
     findings = high_effort_findings(counts, settings=settings)
     flags = []
-    for index in map(int, np.flatnonzero(findings.flagged[0])):
-        row = table.iloc[index]
-        details = {name: float(values[0, index]) for name, values in findings.details.items()}
+    for index, row, details in _flagged(findings, table):
         evidence = {
             "ces": round_finite(details["mean"]),
             "ci_low": round_finite(details["ci_low"]),
@@ -284,9 +283,7 @@ def _drop_off_flags(frame: pd.DataFrame, settings: FrictionSettings) -> list[Fla
         table["reached"].to_numpy()[None], table["continued"].to_numpy()[None], settings=settings
     )
     flags = []
-    for index in map(int, np.flatnonzero(findings.flagged[0])):
-        row = table.iloc[index]
-        details = {name: float(values[0, index]) for name, values in findings.details.items()}
+    for index, row, details in _flagged(findings, table):
         evidence = {
             "drop_off": round_finite(details["share"]),
             "ci_low": round_finite(details["ci_low"]),
@@ -320,9 +317,7 @@ def _low_response_flags(frame: pd.DataFrame, settings: FrictionSettings) -> list
         table["sent"].to_numpy()[None], table["answered"].to_numpy()[None], settings=settings
     )
     flags = []
-    for index in map(int, np.flatnonzero(findings.flagged[0])):
-        row = table.iloc[index]
-        details = {name: float(values[0, index]) for name, values in findings.details.items()}
+    for index, row, details in _flagged(findings, table):
         evidence = {
             "response_rate": round_finite(details["rate"]),
             "ci_low": round_finite(details["ci_low"]),
