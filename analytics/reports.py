@@ -205,7 +205,8 @@ def _nps_split(frame: pd.DataFrame, key: str | list[str]) -> pd.DataFrame:
     """``[key, promoters, passives, detractors]`` from NPS answer counts."""
     answers = frame[frame["question_type"] == "nps"] if not frame.empty else frame
     if answers.empty:
-        return pd.DataFrame(columns=[key, "promoters", "passives", "detractors"])
+        keys = [key] if isinstance(key, str) else list(key)
+        return pd.DataFrame(columns=[*keys, "promoters", "passives", "detractors"])
     bucket = pd.cut(answers["score"], bins=[-1, metrics.DETRACTOR, metrics.PROMOTER - 1, 10], labels=False)
     split = (
         answers.assign(bucket=bucket.map({0: "detractors", 1: "passives", 2: "promoters"}))

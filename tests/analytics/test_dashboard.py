@@ -30,7 +30,7 @@ from analytics.models import FollowUpCase
 from analytics.reports import default_period, journey_report
 from surveys.models import Invitation
 from tests.analytics.factories import Feedback, customers_create, feedback_create, journey_setup
-from tests.analytics.test_reports import planted
+from tests.analytics.test_reports import csat_only, planted
 from tests.touchpoints.factories import MembershipFactory
 from touchpoints.models import Role, Stage
 from touchpoints.permissions import SESSION_WORKSPACE_KEY
@@ -614,3 +614,14 @@ def test_a_journey_without_detractors_says_so(page_client, workspace):
 )
 def test_time_to_close_is_worded_for_people(hours, text):
     assert duration_text(hours) == text
+
+
+def test_the_pages_of_a_journey_without_nps_questions(page_client, workspace):
+    setup = csat_only(workspace)
+    client = page_client()
+    assert client.get(journey_url(setup)).status_code == 200
+    page = client.get(stage_url(setup, 0))
+    assert page.status_code == 200
+    assert "NPS insufficient data (n = 0)" in text_of(section(page.content.decode(), "summary-heading"))
+    for chart in ("trend", "distribution", "touchpoints", "channels", "personas", "drivers"):
+        assert client.get(chart_url(setup, chart, stage=0)).status_code == 200

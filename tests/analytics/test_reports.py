@@ -151,6 +151,40 @@ def test_a_week_without_answers_stays_a_gap_in_the_trend(workspace):
     assert " over 8 weeks " in flag.reason
 
 
+def csat_only(workspace):
+    """Two stages of two touchpoints whose surveys asked CSAT and CES only, over several weeks."""
+    setup = journey_setup(workspace=workspace, stages=2, touchpoints_per_stage=2)
+    customers = customers_create(workspace=workspace, count=10)
+    rng = random.Random(3)  # noqa: S311 - seeded test data
+    now = timezone.now()
+    feedback_create(
+        setup,
+        [
+            Feedback(
+                customer=rng.choice(customers),
+                touchpoint=point,
+                sent_at=now - timedelta(days=rng.randrange(4, 60)),
+                scores={"csat": rng.randint(1, 5), "ces": rng.randint(1, 7)},
+            )
+            for point in setup.touchpoints
+            for _ in range(40)
+        ],
+    )
+    return setup
+
+
+def test_a_journey_without_nps_questions_is_a_normal_report(workspace, key_client):
+    """No NPS figure, no NPS flag, and no crash anywhere."""
+    setup = csat_only(workspace)
+    report = journey_report(workspace=workspace, journey=setup.journey, filters=period())
+    assert all(unit.figures["nps"].n == 0 for unit in report.units())
+    assert report.stages[0].figures["csat"].n == 80
+    assert not [flag for unit in report.units() for flag in unit.flags if flag.kind in ("below_journey", "declining")]
+    api = key_client(Role.VIEWER)
+    assert api.get(reverse("api:journey-report", args=[setup.journey.pk])).status_code == 200
+    assert api.get(reverse("api:journey-report-csv", args=[setup.journey.pk])).status_code == 200
+
+
 class TestApi:
     def url(self, setup, suffix=""):
         return reverse("api:journey-report" + suffix, args=[setup.journey.pk])
