@@ -17,7 +17,7 @@ Admins and designers write; analysts and viewers read. Customer details follow
 :meth:`touchpoints.models.Role.can_view_pii`: admins and designers see the
 customer's external id and email, the response's text answers and the notes as
 written; analysts and viewers get ``customer: null`` and those texts with e-mail
-addresses and phone numbers masked (:func:`analytics.cases.mask_pii`). Scores are
+addresses and phone numbers masked (:func:`touchpoints.pii.mask_pii`). Scores are
 not personal data and are shown to every role. Another workspace's case is a 404.
 """
 
@@ -43,6 +43,7 @@ from analytics.models import CaseNote, CaseSource, CaseStatus, FollowUpCase, Fri
 from surveys.models import Answer
 from touchpoints.apis.base import IdFilter, ListMixin, RetrieveMixin, UpdateMixin, WorkspaceViewSet, id_field
 from touchpoints.models import Role, Workspace
+from touchpoints.pii import mask_pii
 
 
 def can_view_pii(context: Mapping[str, Any]) -> bool:
@@ -162,7 +163,7 @@ class CaseNoteOutputSerializer(serializers.ModelSerializer):
 
     def get_text(self, note: CaseNote) -> str:
         # Staff write notes, but a note may quote the customer's phone or e-mail.
-        return note.text if can_view_pii(self.context) else cases.mask_pii(note.text)
+        return note.text if can_view_pii(self.context) else mask_pii(note.text)
 
 
 class CaseAnswerOutputSerializer(serializers.ModelSerializer):
@@ -176,7 +177,7 @@ class CaseAnswerOutputSerializer(serializers.ModelSerializer):
         fields = ["question", "question_type", "question_order", "number", "choices", "text"]
 
     def get_text(self, answer: Answer) -> str:
-        return answer.text if can_view_pii(self.context) else cases.mask_pii(answer.text)
+        return answer.text if can_view_pii(self.context) else mask_pii(answer.text)
 
 
 class CaseDetailOutputSerializer(CaseOutputSerializer):

@@ -12,7 +12,7 @@ workspace's case is a 404. The list costs a fixed number of queries per page.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,10 +30,12 @@ from analytics import cases
 from analytics.alerts.common import flag_label, severity_label
 from analytics.case_forms import ASSIGNEE_ME, ASSIGNEE_NONE, CaseFilterForm, CaseNoteForm, CaseUpdateForm
 from analytics.models import CaseNote, CaseStatus, FollowUpCase
+from analytics.reports import default_period
 from surveys.models import QuestionType
 from surveys.texts import text_for
 from touchpoints.models import Journey, Role, Workspace
 from touchpoints.permissions import workspace_member_required
+from touchpoints.pii import mask_pii
 
 PAGE_SIZE = 50
 
@@ -161,7 +163,7 @@ def _answers(case: FollowUpCase, show_pii: bool) -> list[dict[str, Any]]:
     rows = []
     for answer in case.response.answers.all():
         question = answer.question
-        text = answer.text if show_pii else cases.mask_pii(answer.text)
+        text = answer.text if show_pii else mask_pii(answer.text)
         value = answer.number if answer.number is not None else ", ".join(map(str, answer.choices)) or text
         rows.append(
             {
@@ -204,7 +206,7 @@ def _render_case(
             {
                 "note": note,
                 # Staff write notes, but a note may quote the customer's phone or e-mail.
-                "text": note.text if show_pii else cases.mask_pii(note.text),
+                "text": note.text if show_pii else mask_pii(note.text),
                 "changes": _change_lines(note, zone),
             }
             for note in case.notes.all()
@@ -227,14 +229,22 @@ def _render_case(
 
 
 def _report_url(case: FollowUpCase) -> str:
-    """The case's stage in the dashboard; for a friction flag, over the flag's window. Empty without a stage."""
+    """The case's stage in the dashboard, over the period that holds it. Empty without a stage.
+
+    A friction flag: the flag's window. A detractor: 90 days around the answer
+    (ending today at the latest), so an older answer is in the report it links to.
+    """
     if case.journey_id is None or case.stage_id is None:
         return ""
     url = reverse("analytics:stage", args=[case.journey_id, case.stage_id])
-    if case.flag is None:
+    if case.flag is not None:
+        since, until = case.flag.window_since, case.flag.window_until
+    elif case.feedback_at is not None:
+        until = min(case.feedback_at.astimezone(UTC).date() + timedelta(days=45), timezone.now().date())
+        since = default_period(until)[0]
+    else:
         return url
-    window = {"since": case.flag.window_since.isoformat(), "until": case.flag.window_until.isoformat()}
-    return f"{url}?{urlencode(window)}"
+    return f"{url}?{urlencode({'since': since.isoformat(), 'until': until.isoformat()})}"
 
 
 def _case(request: HttpRequest, case_id: int) -> FollowUpCase:

@@ -41,6 +41,7 @@ from touchpoints.apis.base import (
     id_list_field,
 )
 from touchpoints.models import Role
+from touchpoints.pii import mask_pii
 
 TEXTS_HELP = _('Texts per language, e.g. {"en": {"text": "…"}, "pl": {"text": "…"}}.')
 
@@ -390,10 +391,19 @@ class InvitationViewSet(ListMixin, RetrieveMixin, WorkspaceViewSet):
 
 class AnswerOutputSerializer(serializers.ModelSerializer):
     type = serializers.CharField(source="question.type", read_only=True)
+    text = serializers.SerializerMethodField(
+        help_text=_(
+            "Free text; e-mail addresses and phone numbers are masked for roles that may not see customer data."
+        )
+    )
 
     class Meta:
         model = Answer
         fields = ["question", "type", "number", "choices", "text"]
+
+    def get_text(self, answer: Answer) -> str:
+        request = self.context.get("request")
+        return answer.text if Role.can_view_pii(getattr(request, "role", None)) else mask_pii(answer.text)
 
 
 class ResponseOutputSerializer(serializers.ModelSerializer):

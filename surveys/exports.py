@@ -3,7 +3,8 @@
 Cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
 ``@``, tab or carriage return) are prefixed with ``'`` (OWASP's advice), so an
 answer like ``=HYPERLINK(...)`` is shown, never executed. Customer email appears
-only for roles that may see PII.
+only for roles that may see PII; for the others, e-mail addresses and phone numbers
+in text answers are masked (:func:`touchpoints.pii.mask_pii`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.db.models import QuerySet
 
 from surveys.models import Question, Response, Survey
 from surveys.texts import text_for
+from touchpoints.pii import mask_pii
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_SIZE = 500
@@ -33,7 +35,7 @@ class _Echo:
         return value
 
 
-def _answer_cell(question: Question, answer: Any) -> Any:
+def _answer_cell(question: Question, answer: Any, include_pii: bool) -> Any:
     if answer is None:
         return ""
     if question.type == Question.Type.YES_NO and answer.number is not None:
@@ -42,7 +44,7 @@ def _answer_cell(question: Question, answer: Any) -> Any:
         return answer.number
     if answer.choices:
         return ";".join(answer.choices)
-    return answer.text
+    return answer.text if include_pii else mask_pii(answer.text)
 
 
 def responses_csv_rows(*, survey: Survey, responses: QuerySet[Response], include_pii: bool) -> Iterator[str]:
@@ -64,5 +66,5 @@ def responses_csv_rows(*, survey: Survey, responses: QuerySet[Response], include
         row += [response.language, invitation.touchpoint.name if invitation.touchpoint else ""]
         row += [response.started_at.isoformat(), response.completed_at.isoformat() if response.completed_at else ""]
         row.append("yes" if response.is_complete else "no")
-        row += [_answer_cell(question, answers.get(question.pk)) for question in questions]
+        row += [_answer_cell(question, answers.get(question.pk), include_pii) for question in questions]
         yield writer.writerow([safe_cell(cell) for cell in row])

@@ -15,10 +15,10 @@ from django.db.models.functions import Coalesce, Lower, NullIf
 
 from analytics import metrics
 from analytics.aggregation import ReportFilters
-from analytics.cases import mask_pii
 from analytics.text import Term, base_language, distinguishing_terms_by_language
 from surveys.models import Answer, QuestionType
 from touchpoints.models import Persona, Stage, Workspace
+from touchpoints.pii import mask_pii
 
 #: Detractor comments shown on a stage's page, newest first.
 COMMENTS_SHOWN = 20

@@ -800,7 +800,17 @@ def test_the_nav_links_the_follow_up_page(page_client):
     assert f'href="{FOLLOW_UP}" aria-current="page"' in content
 
 
-def test_a_case_page_links_to_its_stage_report(page_client, case):
+def test_a_case_page_links_to_its_stage_report_around_the_answer(page_client, case):
     page = page_client(Role.VIEWER).get(reverse("followup:case", args=[case.pk])).content.decode()
-    assert f'href="{reverse("analytics:stage", args=[case.journey_id, case.stage_id])}"' in page
+    today = timezone.now().date()
+    period = f"since={(today - timedelta(days=89)).isoformat()}&amp;until={today.isoformat()}"
+    assert f'href="{reverse("analytics:stage", args=[case.journey_id, case.stage_id])}?{period}"' in page
     assert "See the stage's report<" in page
+
+
+def test_an_old_answers_case_links_to_a_report_that_holds_it(page_client, case):
+    answered = timezone.now() - timedelta(days=200)
+    FollowUpCase.objects.filter(pk=case.pk).update(feedback_at=answered)
+    page = page_client(Role.VIEWER).get(reverse("followup:case", args=[case.pk])).content.decode()
+    until = answered.date() + timedelta(days=45)
+    assert f"?since={(until - timedelta(days=89)).isoformat()}&amp;until={until.isoformat()}" in page

@@ -1,5 +1,5 @@
 """Masking e-mail addresses and phone numbers in free text for roles that may not see PII
-(:func:`analytics.cases.mask_pii`): real-world phone formats (en, ru, pl, hu) are masked, the numbers
+(:func:`touchpoints.pii.mask_pii`): real-world phone formats (en, ru, pl, hu) are masked, the numbers
 customers write that are not phones (days, order numbers, dates, times, prices, scores) are kept, and the
 stage page's detractor comments and key-term examples use it."""
 
@@ -12,9 +12,9 @@ import pytest
 from django.utils import timezone
 
 from analytics.aggregation import ReportFilters
-from analytics.cases import PHONE_MIN_DIGITS, mask_pii
 from analytics.charts.comments import detractor_comments, key_terms
 from tests.analytics.factories import Feedback, customers_create, feedback_create, journey_setup
+from touchpoints.pii import PHONE_MIN_DIGITS, mask_pii
 
 PHONE = "[phone hidden]"
 EMAIL = "[email hidden]"
@@ -69,6 +69,11 @@ EMAIL = "[email hidden]"
         ("we have 1 500 000 customers", f"we have {PHONE} customers"),
         # a date glued to a phone number hides both
         ("23.11.2026 555 123 4567", PHONE),
+        # aligned with several spaces or a tab; a country code in parentheses; not a year range
+        ("mobile: 601  234  567", f"mobile: {PHONE}"),
+        ("601\t234\t567", PHONE),
+        ("(+48) 601 234 567", PHONE),
+        ("2012-2345", PHONE),
     ],
 )
 def test_phone_numbers_are_masked(text, masked):
@@ -139,6 +144,8 @@ def test_ordinary_numbers_are_kept(text):
         ("on 23.11.2026 call 601 234 567 or mail jan99@example.pl", f"on 23.11.2026 call {PHONE} or mail {EMAIL}"),
         ("mail me@example.com!", f"mail {EMAIL}!"),
         ("(ann@example.com)", f"({EMAIL})"),
+        ("ann@example.com,bob@example.com", f"{EMAIL},{EMAIL}"),
+        ("ann@example.com;bob@example.org", f"{EMAIL};{EMAIL}"),
         ("", ""),
     ],
 )

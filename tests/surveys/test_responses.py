@@ -76,11 +76,22 @@ def test_csv_export_is_safe_and_complete(admin_api, workspace, survey):
 
 @pytest.mark.parametrize("role", [Role.ANALYST, Role.VIEWER])
 def test_csv_export_has_no_pii_for_analysts_and_viewers(key_client, workspace, survey, role):
-    answered(workspace, survey, 9, "ok", external_id="ann")
+    answered(workspace, survey, 9, "Call me: +48 601 234 567 or bob@example.org", external_id="ann")
     response = key_client(role).get(reverse("api:survey-responses-csv", args=[survey.pk]))
     content = b"".join(response.streaming_content).decode()
     assert "email" not in content.splitlines()[0]
     assert "ann@example.com" not in content
+    assert "Call me: [phone hidden] or [email hidden]" in content
+    body = key_client(role).get(reverse("api:response-list")).json()
+    texts = [answer["text"] for answer in body["results"][0]["answers"] if answer["text"]]
+    assert texts == ["Call me: [phone hidden] or [email hidden]"]
+
+
+def test_admins_and_designers_read_answers_as_written(key_client, workspace, survey):
+    answered(workspace, survey, 9, "Call me: +48 601 234 567", external_id="ann")
+    for role in (Role.ADMIN, Role.DESIGNER):
+        body = key_client(role).get(reverse("api:response-list")).json()
+        assert "Call me: +48 601 234 567" in [answer["text"] for answer in body["results"][0]["answers"]]
 
 
 def test_csv_export_answers_a_client_that_asks_for_csv(admin_api, workspace, survey, other_workspace):
