@@ -65,6 +65,7 @@ class ReportFilterForm(ServiceForm):
         today: date,
     ) -> None:
         self.workspace = workspace
+        self.today = today
         self.survey_names = dict(surveys)
         since, until = default_period(today)
         super().__init__(data, initial={"since": since, "until": until})
@@ -99,6 +100,7 @@ class ReportFilterForm(ServiceForm):
                 persona="" if persona == NO_PERSONA else persona,
                 survey_id=usable.get("survey"),
                 language=usable.get("language") or None,
+                today=self.today,
             )
         except ApplicationError as error:
             for name, messages in error.fields.items():
@@ -147,8 +149,8 @@ class ReportSettingsForm(ServiceForm):
         label=_("CES threshold"),
         min_value=1,
         max_value=7,
-        max_digits=2,
-        decimal_places=1,
+        max_digits=3,
+        decimal_places=2,
         widget=forms.NumberInput(attrs={"step": "0.1"}),
         help_text=_(
             "Customer effort on 1 to 7 (7 = easiest). A stage or touchpoint whose interval lies entirely "

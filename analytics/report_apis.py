@@ -13,6 +13,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -24,9 +25,10 @@ from rest_framework.views import APIView
 from analytics.aggregation import ReportFilters
 from analytics.exports import report_csv
 from analytics.report_settings import report_settings_get, report_settings_update
-from analytics.reports import JourneyReport, journey_report, report_filters_build
+from analytics.reports import DROP_OFF_WINDOW_DAYS, JourneyReport, journey_report, report_filters_build
 from config.errors import ApplicationError
 from surveys.models import Invitation
+from surveys.precision import RESPONSE_WINDOW
 from touchpoints.apis.base import CsvDownloadNegotiation, id_field
 from touchpoints.models import Journey, Role, Workspace, validate_language_tag
 
@@ -120,13 +122,21 @@ class UnitSerializer(serializers.Serializer):
     csat_mean = EstimateSerializer()
     ces = EstimateSerializer()
     ces_agree = EstimateSerializer()
-    response_rate = EstimateSerializer()
+    response_rate = EstimateSerializer(
+        help_text=format_lazy(
+            _("Answered of sent, without the invitations sent in the last {days} days: they may still be answered."),
+            days=RESPONSE_WINDOW.days,
+        )
+    )
     drop_off = EstimateSerializer(
         allow_null=True,
-        help_text=_(
-            "From touchpoint events, null for the last stage: of the customers whose 30-day window after "
-            "reaching the stage ended in the period, the share who did not reach the next stage. The channel, "
-            "persona, survey and language filters do not apply."
+        help_text=format_lazy(
+            _(
+                "From touchpoint events, null for the last stage: of the customers whose {days}-day window after "
+                "reaching the stage ended in the period, the share who did not reach the next stage. The channel, "
+                "persona, survey and language filters do not apply."
+            ),
+            days=DROP_OFF_WINDOW_DAYS,
         ),
     )
     flags = FlagSerializer(many=True)
@@ -180,8 +190,8 @@ class JourneyReportCsvApi(APIView):
 
 class ReportSettingsSerializer(serializers.Serializer):
     ces_threshold = serializers.DecimalField(
-        max_digits=2,
-        decimal_places=1,
+        max_digits=3,
+        decimal_places=2,
         min_value=Decimal("1.0"),
         max_value=Decimal("7.0"),
         coerce_to_string=False,
@@ -204,13 +214,7 @@ class ReportSettingsApi(APIView):
     @extend_schema(request=ReportSettingsSerializer, responses={200: ReportSettingsSerializer})
     def patch(self, request: Request) -> Response:
         workspace: Workspace = request.workspace  # type: ignore[attr-defined] # set by authentication
-        current = report_settings_get(workspace=workspace)
-        data = ReportSettingsSerializer(current, data=request.data, partial=True)
+        data = ReportSettingsSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        values = {
-            "ces_threshold": current.ces_threshold,
-            "low_response_percent": current.low_response_percent,
-            **data.validated_data,
-        }
-        saved = report_settings_update(workspace=workspace, **values)
+        saved = report_settings_update(workspace=workspace, **data.validated_data)
         return Response(ReportSettingsSerializer(saved).data)

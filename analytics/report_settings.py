@@ -60,11 +60,28 @@ def _percent(value: Any) -> int:
     return value
 
 
+#: A field the caller leaves as it is.
+UNCHANGED: Any = object()
+
+
 @transaction.atomic
-def report_settings_update(*, workspace: Workspace, ces_threshold: Any, low_response_percent: Any) -> ReportSettings:
-    """Set the CES threshold (1–7, one decimal) and the low-response threshold (1–99 %)."""
-    ces, percent = _ces(ces_threshold), _percent(low_response_percent)
-    row, _created = ReportSettings.objects.select_for_update().update_or_create(
-        workspace=workspace, defaults={"ces_threshold": ces, "low_response_percent": percent}
-    )
+def report_settings_update(
+    *, workspace: Workspace, ces_threshold: Any = UNCHANGED, low_response_percent: Any = UNCHANGED
+) -> ReportSettings:
+    """Set the CES threshold (1–7, one decimal) and/or the low-response threshold (1–99 %).
+
+    A field left :data:`UNCHANGED` keeps its value, read under the row's lock, so two
+    admins changing one field each at the same time both keep their change.
+    """
+    changes: dict[str, Any] = {}
+    if ces_threshold is not UNCHANGED:
+        changes["ces_threshold"] = _ces(ces_threshold)
+    if low_response_percent is not UNCHANGED:
+        changes["low_response_percent"] = _percent(low_response_percent)
+    ReportSettings.objects.get_or_create(workspace=workspace)
+    row = ReportSettings.objects.select_for_update().get(workspace=workspace)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    if changes:
+        row.save(update_fields=[*changes, "updated_at"])
     return row

@@ -59,7 +59,7 @@ class UnitReport:
     order: int
     figures: dict[str, Estimate | None]
     flags: list[friction.Flag] = field(default_factory=list)
-    #: Only for a flagged stage below the rest of its journey: its gap per
+    #: Only for a stage flagged ``below_journey``: its gap to the rest of the journey per
     #: :data:`DRIVER_DIMENSIONS` (a touchpoint driver's ``value`` is the touchpoint's id).
     drivers: dict[str, drivers.Breakdown] = field(default_factory=dict)
 
@@ -134,10 +134,13 @@ def journey_report(
     journey: Journey,
     filters: ReportFilters,
     settings: friction.FrictionSettings | None = None,
+    with_drivers: bool = True,
 ) -> JourneyReport:
     """Scores, rates, drop-off and friction flags of every stage and touchpoint of ``journey``.
 
     ``settings`` defaults to the workspace's thresholds (:func:`analytics.report_settings.friction_settings`).
+    ``with_drivers=False`` skips the drivers of flagged stages (two count calls) for
+    callers that never show them (the flag refresh, the digest).
     """
     settings = settings or friction_settings(workspace=workspace)
     min_n = settings.min_n
@@ -197,7 +200,8 @@ def journey_report(
         weekly_point=weekly_point,
         reach=reach,
     )
-    _attach_drivers(report, workspace=workspace, journey=journey, by_stage=by_stage, by_point=by_point)
+    if with_drivers:
+        _attach_drivers(report, workspace=workspace, journey=journey, by_stage=by_stage, by_point=by_point)
     return report
 
 
@@ -301,11 +305,10 @@ def _attach_flags(report: JourneyReport, settings: friction.FrictionSettings, **
 
 
 def _rest_of_journey_nps(report: JourneyReport, by_stage: pd.DataFrame) -> dict[int, float]:
-    """The reference of each flagged stage that lies below the rest of its journey: the rest's NPS.
+    """The reference of each stage flagged ``below_journey``: the NPS of the rest of the journey.
 
-    The rest is the journey's other stages pooled, as in the ``below_journey``
-    test of :mod:`analytics.friction`. Stages without a flag, without enough
-    answers, or not below the rest are left out.
+    The rest is the journey's other stages pooled, as in that test of
+    :mod:`analytics.friction`; other stages have no significant gap to explain.
     """
     split = _nps_split(by_stage, "stage_id")
     if split.empty:
@@ -315,7 +318,8 @@ def _rest_of_journey_nps(report: JourneyReport, by_stage: pd.DataFrame) -> dict[
     references = {}
     for unit in report.stages:
         nps = unit.figures["nps"]
-        if not unit.flags or nps is None or not nps.sufficient or nps.value is None:
+        below = any(flag.kind == friction.BELOW_JOURNEY for flag in unit.flags)
+        if not below or nps is None or not nps.sufficient or nps.value is None:
             continue
         rest = totals - split.loc[split["stage_id"] == unit.id, columns].sum()
         rest_n = int(rest.sum())

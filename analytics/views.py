@@ -30,6 +30,7 @@ from analytics.friction import FrictionSettings
 from analytics.report_settings import report_settings_get, report_settings_update
 from analytics.reports import DROP_OFF_WINDOW_DAYS, JourneyReport, journey_report
 from surveys.models import Invitation, Survey
+from surveys.precision import RESPONSE_WINDOW
 from touchpoints.models import Journey, Membership, Persona, Role, Stage, Touchpoint, Workspace
 from touchpoints.permissions import workspace_member_required
 
@@ -168,6 +169,8 @@ def journey_page(request: MemberRequest, journey_id: str) -> HttpResponse:
             for view in charts.stage_views(report)
         ],
         chart=chart,
+        nps_bands={name: formats.number_format(lowest, 0) for lowest, name, _colour in charts.NPS_BANDS},
+        response_window_days=RESPONSE_WINDOW.days,
         followup=charts.followup_view(
             followup_summary(
                 workspace=request.workspace,

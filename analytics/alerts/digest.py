@@ -89,7 +89,9 @@ def digest_build(*, workspace: Workspace, now: datetime) -> Digest:
     )
     journeys = []
     for journey in Journey.objects.for_workspace(workspace).filter(is_active=True).order_by("name", "pk"):
-        report = journey_report(workspace=workspace, journey=journey, filters=ReportFilters(since, until))
+        report = journey_report(
+            workspace=workspace, journey=journey, filters=ReportFilters(since, until), with_drivers=False
+        )
         lines = [
             StageLine(
                 unit.order, unit.name, unit.figures["nps"], unit.figures["response_rate"], open_flags.get(unit.id, 0)

@@ -168,8 +168,14 @@ def _reopen_recent(
         latest.values(),
         ["severity", "reason", "evidence", "resolved_at", "last_seen_at", "window_since", "window_until", "updated_at"],
     )
+    # One note per closing: a flag that keeps coming back does not fill the case with notes.
+    noted_since_closing = CaseNote.objects.filter(
+        case=OuterRef("pk"), author_label=NOTE_AUTHOR, kind=CaseNote.Kind.NOTE, created_at__gte=OuterRef("closed_at")
+    )
     closed = list(
-        FollowUpCase.objects.filter(flag__in=latest.values(), status=CaseStatus.CLOSED).select_related("flag")
+        FollowUpCase.objects.filter(flag__in=latest.values(), status=CaseStatus.CLOSED)
+        .exclude(Exists(noted_since_closing))
+        .select_related("flag")
     )
     if closed:
         with translation.override(workspace.default_language):
@@ -197,7 +203,9 @@ def flags_refresh(
     journeys = list(Journey.objects.for_workspace(workspace).filter(is_active=True).order_by("pk"))
     for journey in journeys:
         with translation.override(workspace.default_language):
-            report = journey_report(workspace=workspace, journey=journey, filters=ReportFilters(since, until))
+            report = journey_report(
+                workspace=workspace, journey=journey, filters=ReportFilters(since, until), with_drivers=False
+            )
         result.add(_journey_flags_record(workspace=workspace, journey=journey, report=report, now=now))
     result.resolved += (
         FrictionFlagRecord.objects.for_workspace(workspace)

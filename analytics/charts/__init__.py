@@ -32,6 +32,7 @@ from analytics.charts.breakdowns import (
     touchpoint_breakdown,
 )
 from analytics.charts.cells import (
+    NPS_BANDS,
     ROW_FIGURES,
     STAGE_FIGURES,
     Cell,
@@ -67,6 +68,7 @@ from analytics.charts.figures import (
 )
 
 __all__ = [
+    "NPS_BANDS",
     "COMMENTS_SHOWN",
     "ROW_FIGURES",
     "STAGE_FIGURES",

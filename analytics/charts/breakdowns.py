@@ -137,11 +137,20 @@ class DriverRow:
     sufficient: bool
 
 
+DRIVER_HEADS = {
+    "touchpoint": gettext_lazy("Touchpoint"),
+    "channel": gettext_lazy("Channel"),
+    "persona": gettext_lazy("Persona"),
+}
+
+
 @dataclass
 class DriverTable:
     dimension: str
     title: str
     rows: list[DriverRow]
+    #: The first column's header: what the rows are.
+    head: str = ""
 
 
 @dataclass
@@ -228,7 +237,14 @@ def driver_tables(unit: UnitReport, *, touchpoint_names: dict[int, str]) -> Driv
                     "detractor_share": driver.detractor_share,
                 }
             )
-        tables.append(DriverTable(dimension=dimension, title=str(DRIVER_TITLES[dimension]), rows=rows))
+        tables.append(
+            DriverTable(
+                dimension=dimension,
+                title=str(DRIVER_TITLES[dimension]),
+                rows=rows,
+                head=str(DRIVER_HEADS[dimension]),
+            )
+        )
     stage_nps = any_table.stage.value if any_table.stage.value is not None else 0.0
     summary = _(
         "NPS %(stage)s against %(reference)s for the rest of the journey: a gap of %(gap)s points. "

@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -246,6 +246,23 @@ def _week_label(week: Any) -> str:
     return formats.date_format(pd.Timestamp(week).date(), "DATE_FORMAT")
 
 
+def _with_empty_weeks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` (one per week with answers, in order) with the weeks between them that had none.
+
+    An empty week has no value, so the line and the band break there instead of
+    drawing across it as if it had data; its table row says n = 0.
+    """
+    if not rows:
+        return rows
+    by_week = {row["week"]: row for row in rows}
+    first, last = rows[0]["week"], rows[-1]["week"]
+    empty = {"nps_value": None, "nps_ci_low": None, "nps_ci_high": None, "nps_n": 0, "nps_sufficient": False}
+    return [
+        by_week.get(first + timedelta(weeks=k), {"week": first + timedelta(weeks=k), **empty})
+        for k in range((last - first).days // 7 + 1)
+    ]
+
+
 def trend_chart(weekly: pd.DataFrame, *, stage: Stage, min_n: int) -> Chart:
     """The stage's weekly NPS with its interval as a band; ``weekly`` is ``answer_counts(by=["stage_id", "week"])``."""
     rows = []
@@ -263,6 +280,7 @@ def trend_chart(weekly: pd.DataFrame, *, stage: Stage, min_n: int) -> Chart:
                     "nps_sufficient": estimate.sufficient,
                 }
             )
+    rows = _with_empty_weeks(rows)
     frame = pd.DataFrame(
         rows, columns=["week", "nps_value", "nps_ci_low", "nps_ci_high", "nps_n", "nps_sufficient"]
     ).astype({"nps_n": "int64"})

@@ -330,6 +330,11 @@ def test_a_flag_back_on_a_closed_case_leaves_it_closed_with_a_note(workspace, me
     assert len(mail.outbox) == emails
     assert FollowUpCase.objects.filter(flag=first).count() == 1
 
+    # It flickers: gone, then back again. The closed case got its note already.
+    FrictionFlagRecord.objects.filter(pk=first.pk).update(resolved_at=timezone.now() + timedelta(hours=1, minutes=30))
+    assert flag_monitoring_run(workspace=workspace, now=timezone.now() + timedelta(hours=2)).reopened == 1
+    assert CaseNote.objects.filter(case=case).count() == 1
+
 
 def test_a_flag_back_after_the_reopen_window_is_a_new_flag_case_and_alert(workspace, members):
     setup = nps_journey(workspace)

@@ -15,6 +15,7 @@ import random
 import re
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 from django.db import connection
 from django.test import Client
@@ -22,6 +23,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics import charts
 from analytics.aggregation import ReportFilters
 from analytics.cases import case_note_add, case_update, detractor_cases_open, followup_summary
 from analytics.charts import estimate_text
@@ -625,3 +627,28 @@ def test_the_pages_of_a_journey_without_nps_questions(page_client, workspace):
     assert "NPS insufficient data (n = 0)" in text_of(section(page.content.decode(), "summary-heading"))
     for chart in ("trend", "distribution", "touchpoints", "channels", "personas", "drivers"):
         assert client.get(chart_url(setup, chart, stage=0)).status_code == 200
+
+
+def test_the_trend_breaks_at_a_week_without_answers(workspace):
+    setup = journey_setup(workspace=workspace, stages=1)
+    stage = setup.stages[0]
+    mondays = [pd.Timestamp("2026-09-07"), pd.Timestamp("2026-09-14"), pd.Timestamp("2026-10-05")]
+    weekly = pd.DataFrame(
+        [
+            {"stage_id": stage.pk, "week": monday, "question_type": "nps", "score": score, "n": 20}
+            for monday in mondays
+            for score in (10, 0)
+        ]
+    )
+    chart = charts.trend_chart(weekly, stage=stage, min_n=30)
+    assert [str(week) for week in chart.frame["week"]] == [
+        "2026-09-07",
+        "2026-09-14",
+        "2026-09-21",
+        "2026-09-28",
+        "2026-10-05",
+    ]
+    assert chart.frame["nps_n"].tolist() == [40, 40, 0, 0, 40]
+    values = chart.figure.data[2].y
+    assert values[2] is None
+    assert values[3] is None

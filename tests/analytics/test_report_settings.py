@@ -162,3 +162,14 @@ def test_every_role_reads_and_admins_change_the_thresholds(workspace, key_client
 def test_bad_values_in_the_api_are_field_errors(admin_api, payload, field):
     assert_error(admin_api.patch(API, payload, format="json"), 400, field)
     assert not ReportSettings.objects.exists()
+
+
+def test_a_partial_change_keeps_the_other_field(workspace, admin_api):
+    report_settings_update(workspace=workspace, low_response_percent=25)
+    assert admin_api.patch(API, {"ces_threshold": "5.50"}, format="json").json() == {
+        "ces_threshold": 5.5,
+        "low_response_percent": 25,
+    }
+    report_settings_update(workspace=workspace, ces_threshold="4")
+    settings = friction_settings(workspace=workspace)
+    assert (settings.ces_threshold, settings.low_response_threshold) == (4.0, 0.25)
