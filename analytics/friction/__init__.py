@@ -65,8 +65,12 @@ are never flagged. p-values come from SciPy's distributions.
    its share to its touchpoints; a rejected touchpoint passes its share to its
    sibling touchpoints and back to the other stages. Without touchpoints this is
    exactly Holm. It still bounds the chance of any false flag among all stages and
-   touchpoints by α (strong control), and costs the stages nothing; the price is
-   that a touchpoint is tested only inside a stage that is itself flagged, so a bad
+   touchpoints by α (strong control), and the first stage found costs nothing: each
+   stage is tested at the share it has in stage-only Holm. The prices: once a stage
+   is found, its share goes to its touchpoints rather than back to the other stages,
+   so a *second* bad stage needs stronger evidence than under stage-only Holm
+   (unless the first stage's touchpoints are found too, which passes the share on);
+   and a touchpoint is tested only inside a stage that is itself flagged, so a bad
    touchpoint is found once it drags its stage down (one touchpoint 30 points
    worse, 300 answers each: found in 82% of journeys, against 99.9% in the flat
    family, which finds its stage in only 68%). Touchpoints
@@ -81,7 +85,8 @@ are never flagged. p-values come from SciPy's distributions.
    answers and ``min_n`` answers in all. Effect: the fitted decline in NPS points
    from the first to the last week with answers. Touchpoints are tested as in kind
    1, in the graph under their stage: a declining touchpoint is named once its
-   stage is found declining (the stage's power is not spent on them).
+   stage is found declining (the stages' first test is not diluted by them; the
+   price for a second declining stage is as in kind 1).
 3. ``high_effort`` — the CES mean (1–7) against the workspace's threshold: one-sided
    Student's t, and the flag also needs the 95% t interval (:func:`metrics.mean`)
    entirely below the threshold, as the issue puts it. Effect: threshold − mean.

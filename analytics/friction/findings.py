@@ -59,7 +59,8 @@ def _graph(
     Units are the stages followed by the touchpoints, ``parents[t]`` the stage index
     of touchpoint t (−1: none); see :func:`analytics.friction.correction.hierarchy`.
     A touchpoint is only worth testing once its stage is found, so a journey's many
-    touchpoints do not dilute the stages' α. Benjamini–Hochberg keeps one flat family.
+    touchpoints do not dilute the stages' first test (the package docstring says what
+    a second bad stage pays). Benjamini–Hochberg keeps one flat family.
     """
     if not parents or settings.correction != "holm":
         return None
