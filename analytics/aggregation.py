@@ -276,6 +276,8 @@ def stage_reach(
       is still open would inflate drop-off (a transition that takes a week looks
       lost for a customer seen yesterday). A period that ends today therefore
       measures the customers of ``window_days`` earlier; the period's length is kept.
+      A customer's "first event" is the first within the period so shifted, so one
+      who comes back to the stage months later counts again in that later cohort.
     - ``continued``: of the cohort, those with an event at the next stage within
       ``window_days`` after their first event at this stage.
 
