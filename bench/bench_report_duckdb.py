@@ -25,19 +25,41 @@ holds ``BENCH_REPORT_ANSWERS`` answers (default 10,000,000), else it empties the
 tables and generates again. The Parquet files go to ``var/bench/<database>_*.parquet`` and are reused
 too (they are rewritten when the data are regenerated).
 
-**Measured**, each in a fresh process (peak RSS from ``resource.getrusage``):
+**Measured**, each in a fresh process (peak RSS: ``VmHWM``, taken before the checks below):
 
 * ``journey_report`` for the last 90 and the last 365 days of the data, after
   ``rollups_rebuild`` (median of ``RUNS``), and once reading raw rows only (the
   rollup state cleared inside a rolled-back transaction), for context;
 * DuckDB (``duckdb`` Python package, default threads) over the Parquet export:
   the rows the report aggregates (every scale answer joined to its invitation,
-  touchpoint and stage, exported with the aggregation layer's own joins and
-  filters through ``COPY … TO STDOUT`` and pyarrow), computing (a) the same five
-  aggregates the report asks PostgreSQL for (answers by stage, by touchpoint and
-  by stage and week, each by question type and score; invitations sent and
-  answered by stage and by touchpoint) and (b) the answers by stage and score
-  alone. Both must give the report's counts exactly (checked).
+  touchpoint, stage and customer, exported with the aggregation layer's own joins,
+  filters and column expressions through ``COPY … TO STDOUT`` and pyarrow; the
+  persona column is ``raw_answers``' own: the customer's ``persona`` trait matched
+  case-insensitively to the workspace's personas, ``""`` for none), computing (a)
+  the same aggregates the report asks PostgreSQL for (:data:`DUCKDB_AGGREGATES`:
+  answers by stage, by touchpoint, by stage and week, by touchpoint and week, and,
+  for the drivers of a stage flagged ``below_journey`` (``with_drivers=True``, the
+  default, as the API and the pages call it), by stage and channel and by stage
+  and persona, each by question type and score; invitations sent and answered by
+  stage and by touchpoint over the response rate's period, which ends
+  ``RESPONSE_WINDOW`` days before today at the latest, as
+  ``analytics.reports.response_rate_filters`` computes it) and (b) the answers by
+  stage and score alone. The response rate's period depends on the day the
+  benchmark runs: the data end the day before they were generated, so from two
+  days after generating on, both sides count every invitation of the period.
+
+**Checked**: one more report per report process (untimed, after the timed ones)
+runs with ``answer_counts`` and ``invitation_counts`` wrapped to record every call
+(its grouping, its period and the frame it returned). The report must have asked
+for exactly the aggregates DuckDB computes, over the same periods (so the check
+also fails if the report starts asking for a new one, or stops computing drivers
+on this data), and each of DuckDB's results must equal the report's, row for row;
+in every round. (b) must equal the stage aggregate.
+
+**Not on DuckDB's side** (the report's alone, included in its time): the rollup
+state it reads before each count, its small label queries, the behavioural reach
+(``stage_reach``, one query over no events here: the window now starts 30 days
+before the period) and the Python part (pandas, friction detection, drivers).
 """
 
 from __future__ import annotations
@@ -82,6 +104,20 @@ TOUCHPOINT_SPLIT = (0.5, 0.3, 0.2)
 CHANNELS = (("email", 0.5), ("embedded", 0.25), ("link", 0.2), ("webhook", 0.05))
 LANGUAGES = (("en", 0.4), ("ru", 0.2), ("pl", 0.2), ("hu", 0.2))
 PERSONAS = (("Bargain-hunting Bella", 0.4), ("Busy professional Piotr", 0.3), ("Loyal regular Réka", 0.15))
+#: What ``journey_report`` asks the aggregation layer for on this data, in its order: (count, grouping).
+#: ``answers`` as ``answer_counts`` (grouping + question type, score, n) over the period; ``invitations`` as
+#: ``invitation_counts`` (grouping + sent, answered) over the response rate's period. The last two are the
+#: drivers' (a stage flagged ``below_journey``: the fifth stage is planted 20 NPS points worse).
+DUCKDB_AGGREGATES = (
+    ("answers", ("stage_id",)),
+    ("answers", ("touchpoint_id",)),
+    ("invitations", ("stage_id",)),
+    ("invitations", ("touchpoint_id",)),
+    ("answers", ("stage_id", "week")),
+    ("answers", ("touchpoint_id", "week")),
+    ("answers", ("stage_id", "channel")),
+    ("answers", ("stage_id", "persona")),
+)
 
 
 def bench_url() -> str | None:
@@ -403,10 +439,10 @@ def export(workspace_id: int) -> dict[str, float]:
 # --- Measurements (each in its own process) -------------------------------------------------------
 
 
-def measure_report(periods: list[tuple[str, str]], *, raw: bool) -> dict[str, object]:
+def measure_report(periods: list[tuple[str, str, str]], *, raw: bool) -> dict[str, object]:
     from django.db import transaction
 
-    from analytics.aggregation import ReportFilters, answer_counts
+    from analytics.aggregation import ReportFilters
     from analytics.models import RollupState
     from analytics.reports import journey_report
     from touchpoints.models import Journey, Workspace
@@ -418,7 +454,7 @@ def measure_report(periods: list[tuple[str, str]], *, raw: bool) -> dict[str, ob
     with transaction.atomic():
         if raw:
             RollupState.objects.filter(workspace=workspace).update(complete_until=None)
-        for since, until in periods:
+        for since, until, _rate_until in periods:
             filters = ReportFilters(since=date.fromisoformat(since), until=date.fromisoformat(until))
             times = []
             for _run in range(1 if raw else RUNS):
@@ -426,28 +462,77 @@ def measure_report(periods: list[tuple[str, str]], *, raw: bool) -> dict[str, ob
                 report = journey_report(workspace=workspace, journey=journey, filters=filters)
                 times.append(time.perf_counter() - started)
             breakdown = {} if raw else report_breakdown(workspace, journey, filters)
-            counts = answer_counts(workspace=workspace, journey_id=journey.pk, filters=filters, by=["stage_id"])
             result["periods"][f"{since}..{until}"] = {
                 "times": times,
                 "nps_n": {unit.name: unit.figures["nps"].n if unit.figures["nps"] else 0 for unit in report.stages},
-                "counts": sorted(
-                    [int(stage), str(kind), int(score), int(n)]
-                    for stage, kind, score, n in counts.itertuples(index=False)
-                ),
                 "flags": sorted({(unit.name, flag.kind) for unit in report.units() for flag in unit.flags}),
+                "drivers": {unit.name: sorted(unit.drivers) for unit in report.stages if unit.drivers},
                 "breakdown": breakdown,
             }
+        # The memory the reports took, before the checks below hold every count in Python lists.
+        result["peak_rss_mb"] = peak_rss_mb()
+        if not raw:
+            for since, until, _rate_until in periods:
+                filters = ReportFilters(since=date.fromisoformat(since), until=date.fromisoformat(until))
+                result["periods"][f"{since}..{until}"]["counts"] = recorded_counts(workspace, journey, filters)
         transaction.set_rollback(True)
-    result["peak_rss_mb"] = peak_rss_mb()
     return result
+
+
+def _json_rows(rows: object) -> list[list[object]]:
+    """Rows as sorted JSON-able lists: numbers as ``int``, days and weeks as ISO dates, the rest as text."""
+    out = []
+    for row in rows:
+        values: list[object] = []
+        for value in row:
+            if hasattr(value, "isoformat"):
+                values.append(value.isoformat()[:10])
+            elif isinstance(value, str):
+                values.append(value)
+            else:
+                values.append(int(value))
+        out.append(values)
+    return sorted(out)
+
+
+def recorded_counts(workspace: object, journey: object, filters: object) -> dict[str, dict[str, object]]:
+    """Every count one more report asks the aggregation layer for, with its period and result, by name."""
+    from unittest import mock
+
+    from analytics import reports
+
+    calls: dict[str, dict[str, object]] = {}
+
+    def recording(function: object, kind: str) -> object:
+        def wrapper(**kwargs: object) -> object:
+            frame = function(**kwargs)
+            name = f"{kind} by {', '.join(kwargs['by'])}"
+            period = kwargs["filters"]
+            calls[name] = {
+                "period": [period.since.isoformat(), period.until.isoformat()],
+                "rows": _json_rows(frame.itertuples(index=False)),
+            }
+            return frame
+
+        return wrapper
+
+    with (
+        mock.patch.object(reports, "answer_counts", recording(reports.answer_counts, "answers")),
+        mock.patch.object(reports, "invitation_counts", recording(reports.invitation_counts, "invitations")),
+    ):
+        reports.journey_report(workspace=workspace, journey=journey, filters=filters)
+    return calls
 
 
 #: Where a report's time goes, by the tables its queries read (first match).
 QUERY_KINDS = (
-    ("answer rollups", ("analytics_answertouchpointrollup", "analytics_answerrollup")),
+    ("answer rollup by touchpoint (stages, touchpoints, weeks)", ("analytics_answertouchpointrollup",)),
+    ("answer rollup by channel, language, persona (drivers)", ("analytics_answerrollup",)),
     ("invitation rollups", ("analytics_invitationrollup",)),
-    ("last day's answers, raw", ("FROM surveys_answer a",)),
+    # Before the answers: an invitation count's ``answered`` measure reads ``FROM surveys_answer a`` too.
     ("last day's invitations, raw", ("FROM surveys_invitation i",)),
+    ("last day's answers, raw", ("FROM surveys_answer a",)),
+    ("rollup state (once per count)", ("analytics_rollupstate",)),
     ("behavioural reach (events)", ("WITH stages AS",)),
 )
 
@@ -472,47 +557,83 @@ def report_breakdown(workspace: object, journey: object, filters: object) -> dic
     return seconds
 
 
-def measure_duckdb(periods: list[tuple[str, str]]) -> dict[str, object]:
+def duckdb_sql(kind: str, by: tuple[str, ...]) -> str:
+    """DuckDB's query for one of :data:`DUCKDB_AGGREGATES` (parameters ``$since``, ``$until``)."""
+    columns = ", ".join("date_trunc('week', day)::date AS week" if name == "week" else name for name in by)
+    if kind == "answers":
+        return (
+            f"SELECT {columns}, question_type, score, count(*) AS n FROM '{ANSWERS_FILE}'"  # noqa: S608 - our names
+            " WHERE day BETWEEN $since AND $until GROUP BY ALL"
+        )
+    return (
+        f"SELECT {columns}, count(*) AS sent, sum(answered) AS answered FROM '{INVITATIONS_FILE}'"  # noqa: S608
+        " WHERE day BETWEEN $since AND $until GROUP BY ALL"
+    )
+
+
+def measure_duckdb(periods: list[tuple[str, str, str]]) -> dict[str, object]:
     import duckdb
 
-    answers, invitations = ANSWERS_FILE, INVITATIONS_FILE
-    full = {
-        "by_stage": f"SELECT stage_id, question_type, score, count(*) FROM '{answers}'"
-        " WHERE day BETWEEN $since AND $until GROUP BY ALL",
-        "by_touchpoint": f"SELECT touchpoint_id, question_type, score, count(*) FROM '{answers}'"
-        " WHERE day BETWEEN $since AND $until GROUP BY ALL",
-        "by_stage_week": f"SELECT stage_id, date_trunc('week', day) AS week, question_type, score, count(*)"
-        f" FROM '{answers}' WHERE day BETWEEN $since AND $until GROUP BY ALL",
-        "sent_by_stage": f"SELECT stage_id, count(*), sum(answered) FROM '{invitations}'"
-        " WHERE day BETWEEN $since AND $until GROUP BY ALL",
-        "sent_by_touchpoint": f"SELECT touchpoint_id, count(*), sum(answered) FROM '{invitations}'"
-        " WHERE day BETWEEN $since AND $until GROUP BY ALL",
-    }
+    aggregates = {f"{kind} by {', '.join(by)}": (kind, duckdb_sql(kind, by)) for kind, by in DUCKDB_AGGREGATES}
+    stage_only = duckdb_sql("answers", ("stage_id",))
     connection = duckdb.connect()
     baseline = peak_rss_mb()
     result: dict[str, object] = {"baseline_rss_mb": baseline, "threads": None, "periods": {}}
     result["threads"] = connection.execute("SELECT current_setting('threads')").fetchone()[0]
-    for since, until in periods:
-        values = {"since": date.fromisoformat(since), "until": date.fromisoformat(until)}
+    for since, until, rate_until in periods:
+        answer_period = {"since": date.fromisoformat(since), "until": date.fromisoformat(until)}
+        # The response rate's period: the invitations of the last days are left out, as in the report.
+        rate_period = {"since": date.fromisoformat(since), "until": date.fromisoformat(rate_until)}
         full_times, stage_times = [], []
         for _run in range(RUNS):
             started = time.perf_counter()
-            rows = {name: connection.execute(sql, values).fetchall() for name, sql in full.items()}
+            rows = {
+                name: connection.execute(sql, answer_period if kind == "answers" else rate_period).fetchall()
+                for name, (kind, sql) in aggregates.items()
+            }
             full_times.append(time.perf_counter() - started)
             started = time.perf_counter()
-            by_stage = connection.execute(full["by_stage"], values).fetchall()
+            by_stage = connection.execute(stage_only, answer_period).fetchall()
             stage_times.append(time.perf_counter() - started)
         result["periods"][f"{since}..{until}"] = {
             "full_times": full_times,
             "stage_times": stage_times,
-            "counts": sorted([int(stage), kind, int(score), int(n)] for stage, kind, score, n in by_stage),
-            "full_rows": {name: len(found) for name, found in rows.items()},
+            "stage_only": _json_rows(by_stage),
+            "counts": {
+                name: {
+                    "period": [since, until if kind == "answers" else rate_until],
+                    "rows": _json_rows(rows[name]),
+                }
+                for name, (kind, _sql) in aggregates.items()
+            },
         }
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 
-def run_measure(kind: str, url: str, periods: list[tuple[str, str]]) -> dict[str, object]:
+def compare_counts(report: dict[str, object], duck: dict[str, object]) -> list[str]:
+    """What differs between the report's recorded counts and DuckDB's for one period (empty: all equal)."""
+    problems = []
+    ours, theirs = report["counts"], duck["counts"]
+    for name in sorted(set(ours) - set(theirs)):
+        problems.append(f"the report asks for {name}, DuckDB does not compute it")
+    for name in sorted(set(theirs) - set(ours)):
+        problems.append(f"DuckDB computes {name}, the report does not ask for it")
+    for name in sorted(set(ours) & set(theirs)):
+        if ours[name]["period"] != theirs[name]["period"]:
+            problems.append(f"{name}: period {ours[name]['period']} in the report, {theirs[name]['period']} in DuckDB")
+        elif ours[name]["rows"] != theirs[name]["rows"]:
+            problems.append(
+                f"{name}: {len(ours[name]['rows'])} rows in the report and {len(theirs[name]['rows'])} "
+                "in DuckDB, not all equal"
+            )
+    stage = theirs.get("answers by stage_id", {}).get("rows")
+    if duck["stage_only"] != stage:
+        problems.append("DuckDB's stage × score query differs from its stage aggregate")
+    return problems
+
+
+def run_measure(kind: str, url: str, periods: list[tuple[str, str, str]]) -> dict[str, object]:
     """``kind`` measured in a fresh process of this script, so its peak RSS is its own."""
     command = [sys.executable, __file__, "--measure", kind, "--periods", json.dumps(periods)]
     completed = subprocess.run(  # noqa: S603 - our own interpreter and script
@@ -555,7 +676,9 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connection
 
+    from analytics.aggregation import ReportFilters
     from analytics.models import RollupState
+    from analytics.reports import response_rate_filters
     from analytics.rollups import rollups_rebuild
     from surveys.models import Answer
     from touchpoints.models import Workspace
@@ -613,7 +736,12 @@ def main() -> int:
         setup.append(f"reused the Parquet export ({answers_file.stat().st_size / 2**20:,.0f} MB of answers)")
 
     last = end.date()
-    periods = [((last - timedelta(days=days - 1)).isoformat(), last.isoformat()) for days in (90, 365)]
+    # (first day, last day, last day of the response rate's invitations: RESPONSE_WINDOW before today at most)
+    periods = []
+    for days in (90, 365):
+        since = last - timedelta(days=days - 1)
+        rate_until = response_rate_filters(ReportFilters(since=since, until=last)).until
+        periods.append((since.isoformat(), last.isoformat(), rate_until.isoformat()))
     print("measuring…", file=sys.stderr, flush=True)
     rounds = []
     for _round in range(ROUNDS):  # alternating, so the shared machine's noise hits both sides
@@ -625,8 +753,18 @@ def main() -> int:
 
 
 def merge_rounds(rounds: list[tuple[dict, dict]]) -> tuple[dict, dict]:
-    """All rounds' times together (the first round's counts and breakdown), the highest peak RSS, and
-    each round's ratio (median report / median DuckDB) to show the spread."""
+    """All rounds' times together (the first round's breakdown), the highest peak RSS, each round's ratio
+    (median report / median DuckDB) to show the spread, and each round's count check."""
+    per_round = {
+        key: (
+            [
+                statistics.median(one["periods"][key]["times"]) / statistics.median(two["periods"][key]["full_times"])
+                for one, two in rounds
+            ],
+            [compare_counts(one["periods"][key], two["periods"][key]) for one, two in rounds],
+        )
+        for key in rounds[0][0]["periods"]
+    }
     report, duck = rounds[0]
     for other_report, other_duck in rounds[1:]:
         for key, values in report["periods"].items():
@@ -636,16 +774,14 @@ def merge_rounds(rounds: list[tuple[dict, dict]]) -> tuple[dict, dict]:
         report["peak_rss_mb"] = max(report["peak_rss_mb"], other_report["peak_rss_mb"])
         duck["peak_rss_mb"] = max(duck["peak_rss_mb"], other_duck["peak_rss_mb"])
     for key, values in report["periods"].items():
-        values["round_ratios"] = [
-            statistics.median(one["periods"][key]["times"]) / statistics.median(two["periods"][key]["full_times"])
-            for one, two in rounds
-        ]
+        values["round_ratios"], checks = per_round[key]
+        values["problems"] = sorted({problem for problems in checks for problem in problems})
     return report, duck
 
 
 def print_results(
     setup: list[str],
-    periods: list[tuple[str, str]],
+    periods: list[tuple[str, str, str]],
     report: dict,
     duck: dict,
     raw: dict,
@@ -660,29 +796,31 @@ def print_results(
         "each measurement in a fresh process; memory is that process's "
         "peak RSS (`VmHWM`; `getrusage` would report the parent's peak), Django and pandas included. "
         "The data end at noon UTC yesterday and the rollups are rebuilt as of then, so each report reads "
-        "rollups up to the day before and the last half day raw, as at noon."
+        "rollups up to the day before and the last half day raw, as at noon; the response rate's invitations "
+        f"end {periods[0][2]} (`response_rate_filters`: 3 days before today at most)."
     )
     print()
     for line in setup:
         print(f"- {line}")
     print()
+    aggregates = len(DUCKDB_AGGREGATES)
     print(
-        "| period | `journey_report` (rollups) | DuckDB, the report's five aggregates | ratio | "
+        f"| period | `journey_report` (rollups) | DuckDB, the report's {aggregates} aggregates | ratio | "
         "DuckDB, answers by stage and score only | ratio | counts equal | report without rollups (raw, 1 run) |"
     )
     print("|---|---|---|---|---|---|---|---|")
     verdicts = []
-    for since, until in periods:
+    for since, until, _rate_until in periods:
         key = f"{since}..{until}"
         ours = report["periods"][key]
         theirs = duck["periods"][key]
         report_time = statistics.median(ours["times"])
         full_time = statistics.median(theirs["full_times"])
         stage_time = statistics.median(theirs["stage_times"])
-        equal = ours["counts"] == theirs["counts"]
+        equal = not ours["problems"]
         days = (date.fromisoformat(until) - date.fromisoformat(since)).days + 1
         raw_time = raw["periods"][key]["times"][0]
-        n = sum(row[-1] for row in theirs["counts"])
+        n = sum(row[-1] for row in theirs["stage_only"])
         print(
             f"| last {days} days ({n:,} answers) | {report_time * 1000:,.0f} ms | {full_time * 1000:,.0f} ms | "
             f"{report_time / full_time:.2f}× | {stage_time * 1000:,.0f} ms | {report_time / stage_time:.2f}× | "
@@ -690,10 +828,31 @@ def print_results(
         )
         verdicts.append((days, report_time / full_time, report_time / stage_time, equal, ours["round_ratios"]))
     print()
+    keys = [f"{since}..{until}" for since, until, _rate_until in periods]
+    print(
+        "The aggregates (rows each; every round checked: the report's calls recorded, DuckDB's the same set, "
+        "the same periods, the same rows):"
+    )
+    print()
+    print("| aggregate | period | " + " | ".join(f"last {verdict[0]} days" for verdict in verdicts) + " |")
+    print("|---|---|" + "---|" * len(keys))
+    for kind, by in DUCKDB_AGGREGATES:
+        name = f"{kind} by {', '.join(by)}"
+        period = "the report's" if kind == "answers" else "the response rate's"
+        rows = [duck["periods"][key]["counts"][name]["rows"] for key in keys]
+        print(f"| {name} | {period} | " + " | ".join(f"{len(found):,}" for found in rows) + " |")
+    print()
+    problems = [
+        f"- DIFFERENT, last {days} days: {problem}"
+        for days, key in zip([verdict[0] for verdict in verdicts], keys, strict=True)
+        for problem in report["periods"][key]["problems"]
+    ]
+    if problems:
+        print("\n".join(problems))
+        print()
     print("Where the report's time goes (one more run in the first round, by the tables its queries read):")
     print()
     names = [name for name, _marks in QUERY_KINDS] + ["other", "Python (pandas, friction) and the rest", "total"]
-    keys = [f"{since}..{until}" for since, until in periods]
     print("| part | " + " | ".join(f"last {verdict[0]} days" for verdict in verdicts) + " |")
     print("|---|" + "---|" * len(keys))
     for name in names:
@@ -701,13 +860,17 @@ def print_results(
         if any(values):
             print(f"| {name} | " + " | ".join(f"{(value or 0) * 1000:,.0f} ms" for value in values) + " |")
     print()
-    year = report["periods"][f"{periods[-1][0]}..{periods[-1][1]}"]
+    year = report["periods"][keys[-1]]
     flags = ", ".join(f"{name} {kind}" for name, kind in year["flags"]) or "none"
+    drivers = "; ".join(
+        f"last {days} days: " + (", ".join(report["periods"][key]["drivers"]) or "none")
+        for days, key in zip([verdict[0] for verdict in verdicts], keys, strict=True)
+    )
     print(
         f"Peak RSS: report process {report['peak_rss_mb']:,.0f} MB (after Django setup "
         f"{report['baseline_rss_mb']:,.0f} MB); raw-reading report process {raw['peak_rss_mb']:,.0f} MB; "
         f"DuckDB process {duck['peak_rss_mb']:,.0f} MB ({duck['threads']} threads). "
-        f"Flags in the 365-day report: {flags}. NPS answers per stage there: "
+        f"Flags in the 365-day report: {flags}. Stages with drivers: {drivers}. NPS answers per stage there: "
         + ", ".join(f"{name} {n:,}" for name, n in year["nps_n"].items())
         + "."
     )
@@ -729,7 +892,7 @@ def print_results(
     print(f"Whole benchmark: {elapsed:,.0f} s.")
 
 
-def measure_main(kind: str, periods: list[tuple[str, str]]) -> int:
+def measure_main(kind: str, periods: list[tuple[str, str, str]]) -> int:
     if kind == "duckdb":
         result = measure_duckdb(periods)
     else:
@@ -747,5 +910,5 @@ if __name__ == "__main__":
     parser.add_argument("--periods", default="[]")
     arguments = parser.parse_args()
     if arguments.measure:
-        sys.exit(measure_main(arguments.measure, [tuple(pair) for pair in json.loads(arguments.periods)]))
+        sys.exit(measure_main(arguments.measure, [tuple(period) for period in json.loads(arguments.periods)]))
     sys.exit(main())
