@@ -141,10 +141,19 @@ def _split(filters: ReportFilters, complete_until: date | None) -> tuple[list[Da
 
 
 def _conditions(
-    source: FactSource, *, workspace_id: int, journey_id: int, filters: ReportFilters
+    source: FactSource,
+    *,
+    workspace_id: int,
+    journey_id: int,
+    filters: ReportFilters,
+    stage_ids: Sequence[int] | None = None,
 ) -> tuple[list[str], list[Any]]:
     conditions = [f"{source.dims['journey_id']} = %s", "s.workspace_id = %s"]
     params: list[Any] = [journey_id, workspace_id]
+    if stage_ids is not None:
+        # Only these stages' touchpoints: the rollups' (touchpoint, day) index then reads just their rows.
+        conditions.append(f"{source.dims['stage_id']} IN ({', '.join(['%s'] * len(stage_ids)) or 'NULL'})")
+        params.extend(int(stage_id) for stage_id in stage_ids)
     for name in ("channel", "persona", "survey_id", "language"):
         value = getattr(filters, name)
         if value is not None:
@@ -171,6 +180,7 @@ def _counts(
     keys: list[str],
     raw: FactSource,
     rollup: FactSource,
+    stage_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Sum the rolled-up and the raw part of a period, grouped by ``keys``."""
     measures = list(raw.measures)
@@ -180,7 +190,9 @@ def _counts(
     for source, ranges in ((rollup, rolled_ranges), (raw, raw_ranges)):
         if not ranges:
             continue
-        where, params = _conditions(source, workspace_id=workspace.pk, journey_id=journey_id, filters=filters)
+        where, params = _conditions(
+            source, workspace_id=workspace.pk, journey_id=journey_id, filters=filters, stage_ids=stage_ids
+        )
         sql, sql_params = source.select(dims=keys, ranges=ranges, where=where, params=params)
         with connection.cursor() as cursor:
             cursor.execute(sql, sql_params)
@@ -195,9 +207,16 @@ def _counts(
 
 
 def answer_counts(
-    *, workspace: Workspace, journey_id: int, filters: ReportFilters, by: Sequence[str] = ()
+    *,
+    workspace: Workspace,
+    journey_id: int,
+    filters: ReportFilters,
+    by: Sequence[str] = (),
+    stage_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Scale answers per group and score: columns ``[*by, "question_type", "score", "n"]``.
+
+    ``stage_ids`` keeps only those stages' answers (``None``: the whole journey).
 
     Counts answers to NPS (0–10), CSAT (1–5) and CES (1–7) questions of the
     journey's touchpoints (through the invitation), from complete and partial
@@ -211,6 +230,7 @@ def answer_counts(
         filters=filters,
         keys=[*by, "question_type", "score"],
         raw=raw_answers(workspace_id=workspace.pk),
+        stage_ids=stage_ids,
         rollup=_rollup_source(
             table=_answer_rollup_table(by, filters), workspace_id=workspace.pk, measures={"n": "SUM(ar.n)"}
         ),

@@ -139,8 +139,8 @@ def journey_report(
     """Scores, rates, drop-off and friction flags of every stage and touchpoint of ``journey``.
 
     ``settings`` defaults to the workspace's thresholds (:func:`analytics.report_settings.friction_settings`).
-    ``with_drivers=False`` skips the drivers of flagged stages (two count calls) for
-    callers that never show them (the flag refresh, the digest).
+    ``with_drivers=False`` skips the drivers of flagged stages (one count call) for
+    callers that never show them (the journey view, the flag refresh, the digest).
     """
     settings = settings or friction_settings(workspace=workspace)
     min_n = settings.min_n
@@ -334,19 +334,25 @@ def _rest_of_journey_nps(report: JourneyReport, by_stage: pd.DataFrame) -> dict[
 def _attach_drivers(
     report: JourneyReport, *, workspace: Workspace, journey: Journey, by_stage: pd.DataFrame, by_point: pd.DataFrame
 ) -> None:
-    """The drivers of each flagged stage below the rest of its journey (two more count calls, only if there is one)."""
+    """The drivers of each stage flagged below the journey (one more count call, of those stages, only if any)."""
     references = _rest_of_journey_nps(report, by_stage)
     if not references:
         return
     stage_of = {unit.id: unit.stage_id for unit in report.touchpoints}
+    # One count for both splits, of the flagged stages only.
+    split = answer_counts(
+        workspace=workspace,
+        journey_id=journey.pk,
+        filters=report.filters,
+        by=["stage_id", "channel", "persona"],
+        stage_ids=sorted(references),
+    )
     tables = {
         "touchpoint": by_point.rename(columns={"touchpoint_id": "touchpoint"}).assign(
             stage_id=by_point["touchpoint_id"].map(stage_of)
         ),
         **{
-            dimension: answer_counts(
-                workspace=workspace, journey_id=journey.pk, filters=report.filters, by=["stage_id", dimension]
-            )
+            dimension: split.groupby(["stage_id", dimension, "question_type", "score"], as_index=False)["n"].sum()
             for dimension in DRIVER_DIMENSIONS[1:]
         },
     }

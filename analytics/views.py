@@ -159,7 +159,9 @@ def journey_page(request: MemberRequest, journey_id: str) -> HttpResponse:
     context = _base_context(request, journey, journeys)
     if not context["valid"]:
         return render(request, "analytics/journey_report.html", context, status=400)
-    report = journey_report(workspace=request.workspace, journey=journey, filters=context["filters"])
+    report = journey_report(
+        workspace=request.workspace, journey=journey, filters=context["filters"], with_drivers=False
+    )
     chart = charts.stage_nps_chart(report)
     _chart_urls([chart], context["query"], journey, None)
     context.update(

@@ -192,6 +192,20 @@ def test_answer_counts_equal_a_brute_force_count_raw_and_rolled_up(dataset, work
     pd.testing.assert_frame_equal(combined, raw)
 
 
+def test_answer_counts_of_some_stages_only(dataset, workspace):
+    journey, stages = dataset.journey, [stage.pk for stage in dataset.stages]
+    by = ["stage_id", "channel", "persona"]
+    whole = answer_counts(workspace=workspace, journey_id=journey.pk, filters=FULL, by=by)
+    for rolled_up in (False, True):
+        if rolled_up:
+            rollups_refresh(workspace=workspace)
+        some = answer_counts(workspace=workspace, journey_id=journey.pk, filters=FULL, by=by, stage_ids=stages[1:])
+        expected = whole[whole["stage_id"].isin(stages[1:])].reset_index(drop=True)
+        pd.testing.assert_frame_equal(some, expected)
+        none = answer_counts(workspace=workspace, journey_id=journey.pk, filters=FULL, by=by, stage_ids=[])
+        assert none.empty
+
+
 @pytest.mark.parametrize("by", [(), ("stage_id",), ("survey_id", "language", "persona"), ("channel", "day")])
 def test_invitation_counts_equal_a_brute_force_count_raw_and_rolled_up(dataset, workspace, by):
     journey = dataset.journey

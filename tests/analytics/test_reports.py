@@ -112,14 +112,14 @@ def test_a_flagged_stage_below_the_journey_has_the_drivers_of_its_gap(workspace)
     assert {driver.value for driver in bad.drivers["channel"].drivers} == {"email"}
 
 
-def test_drivers_cost_two_count_calls_and_only_when_a_stage_needs_them(workspace, monkeypatch):
+def test_drivers_cost_one_count_call_and_only_when_a_stage_needs_them(workspace, monkeypatch):
     setup = planted(workspace)
     with CaptureQueriesContext(connection) as with_drivers:
         assert journey_report(workspace=workspace, journey=setup.journey, filters=period()).stages[1].drivers
     monkeypatch.setattr(reports, "_rest_of_journey_nps", lambda *args: {})  # no stage needs drivers
     with CaptureQueriesContext(connection) as without:
         assert not journey_report(workspace=workspace, journey=setup.journey, filters=period()).stages[1].drivers
-    assert len(with_drivers) == len(without) + 4  # two count calls: each reads the rollup state, then counts
+    assert len(with_drivers) == len(without) + 2  # one count call: the rollup state, then the count
 
 
 def test_a_week_without_answers_stays_a_gap_in_the_trend(workspace):
