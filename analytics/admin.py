@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from analytics.models import (
     AnswerRollup,
+    AnswerSegmentRollup,
     AnswerTouchpointRollup,
     CaseNote,
     DetractorSweep,
@@ -50,6 +51,14 @@ class AnswerRollupAdmin(ReadOnlyAdmin):
         "score",
         "n",
     ]
+    list_filter = ["workspace", "question_type", "channel"]
+    list_select_related = ["workspace", "touchpoint", "survey"]
+    date_hierarchy = "day"
+
+
+@admin.register(AnswerSegmentRollup)
+class AnswerSegmentRollupAdmin(ReadOnlyAdmin):
+    list_display = ["day", "workspace", "touchpoint", "survey", "channel", "persona", "question_type", "score", "n"]
     list_filter = ["workspace", "question_type", "channel"]
     list_select_related = ["workspace", "touchpoint", "survey"]
     date_hierarchy = "day"

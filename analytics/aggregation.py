@@ -30,7 +30,7 @@ import pandas as pd
 from django.db import connection
 from django.utils import timezone
 
-from analytics.models import AnswerRollup, AnswerTouchpointRollup, InvitationRollup, RollupState
+from analytics.models import AnswerRollup, AnswerSegmentRollup, AnswerTouchpointRollup, InvitationRollup, RollupState
 from analytics.rollups import (
     DayRange,
     FactSource,
@@ -106,15 +106,17 @@ def _rollup_source(*, table: str, workspace_id: int, measures: dict[str, str]) -
     )
 
 
-#: Dimensions only :class:`AnswerRollup` has; without them the smaller :class:`AnswerTouchpointRollup` serves.
-_FINE_DIMENSIONS = frozenset({"channel", "language", "persona"})
-
-
 def _answer_rollup_table(by: Sequence[str], filters: ReportFilters) -> str:
-    needs_fine = _FINE_DIMENSIONS.intersection(by) or any(
-        getattr(filters, name) is not None for name in _FINE_DIMENSIONS
-    )
-    return (AnswerRollup if needs_fine else AnswerTouchpointRollup)._meta.db_table
+    """The smallest answer rollup that has every dimension the count groups or filters by."""
+
+    def uses(*names: str) -> bool:
+        return any(name in by or getattr(filters, name) is not None for name in names)
+
+    if uses("language"):
+        return AnswerRollup._meta.db_table
+    if uses("channel", "persona"):
+        return AnswerSegmentRollup._meta.db_table
+    return AnswerTouchpointRollup._meta.db_table
 
 
 def _check_by(by: Sequence[str]) -> list[str]:

@@ -45,7 +45,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from analytics.models import AnswerRollup, AnswerTouchpointRollup, InvitationRollup, RollupState
+from analytics.models import AnswerRollup, AnswerSegmentRollup, AnswerTouchpointRollup, InvitationRollup, RollupState
 from surveys.models import SCALES, Answer, Invitation, InvitationStatus
 from touchpoints.models import Stage, Touchpoint, Workspace
 
@@ -297,20 +297,28 @@ def _recompute(
         return cursor.rowcount
 
 
+#: The coarser answer rollups, each a sum of :class:`AnswerRollup` over the dimensions it drops.
+_COARSER_ANSWER_ROLLUPS = (
+    (AnswerSegmentRollup, "workspace_id, day, touchpoint_id, survey_id, channel, persona, question_type, score"),
+    (AnswerTouchpointRollup, "workspace_id, day, touchpoint_id, survey_id, question_type, score"),
+)
+
+
 def _recompute_touchpoint_answers(workspace_id: int, ranges: list[DayRange]) -> None:
-    """Replace the days' :class:`AnswerTouchpointRollup` rows by sums of the :class:`AnswerRollup` rows just written."""
+    """Replace the days' rows of the coarser answer rollups by sums of the :class:`AnswerRollup` rows just written."""
     if not ranges:
         return
     days_sql, days_params = ranges_sql("day", ranges, is_day_column=True)
-    columns = "workspace_id, day, touchpoint_id, survey_id, question_type, score"
-    coarse, fine = AnswerTouchpointRollup._meta.db_table, AnswerRollup._meta.db_table
+    fine = AnswerRollup._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {coarse} WHERE workspace_id = %s AND {days_sql}", [workspace_id, *days_params])  # noqa: S608 - fixed fragments
-        cursor.execute(
-            f"INSERT INTO {coarse} ({columns}, n) SELECT {columns}, SUM(n) FROM {fine}"  # noqa: S608 - fixed fragments
-            f" WHERE workspace_id = %s AND {days_sql} GROUP BY {columns}",
-            [workspace_id, *days_params],
-        )
+        for model, columns in _COARSER_ANSWER_ROLLUPS:
+            coarse = model._meta.db_table
+            cursor.execute(f"DELETE FROM {coarse} WHERE workspace_id = %s AND {days_sql}", [workspace_id, *days_params])  # noqa: S608 - fixed fragments
+            cursor.execute(
+                f"INSERT INTO {coarse} ({columns}, n) SELECT {columns}, SUM(n) FROM {fine}"  # noqa: S608 - fixed fragments
+                f" WHERE workspace_id = %s AND {days_sql} GROUP BY {columns}",
+                [workspace_id, *days_params],
+            )
 
 
 def _answered_sent_days(workspace_id: int, *, answered_since: date, sent_before: date) -> list[date]:
@@ -426,6 +434,7 @@ def rollups_rebuild(*, workspace: Workspace, since: date | None = None, now: dat
 #: invitation instead of starting from the journey's few touchpoints.
 ANALYZED_TABLES = (
     AnswerRollup._meta.db_table,
+    AnswerSegmentRollup._meta.db_table,
     AnswerTouchpointRollup._meta.db_table,
     InvitationRollup._meta.db_table,
     Stage._meta.db_table,

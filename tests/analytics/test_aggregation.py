@@ -257,9 +257,11 @@ def test_filters_narrow_the_counts(dataset, workspace, filters):
             ReportFilters(since=DAYS[-1], until=TODAY, survey_id=1),
             "analytics_answertouchpointrollup",
         ),
-        (["stage_id", "persona"], FULL, "analytics_answerrollup"),
+        (["stage_id", "persona"], FULL, "analytics_answersegmentrollup"),
         (["stage_id"], ReportFilters(since=DAYS[-1], until=TODAY, language="pl"), "analytics_answerrollup"),
-        (["channel"], FULL, "analytics_answerrollup"),
+        (["channel"], FULL, "analytics_answersegmentrollup"),
+        (["stage_id"], ReportFilters(since=DAYS[-1], until=TODAY, channel="email"), "analytics_answersegmentrollup"),
+        (["channel", "language"], FULL, "analytics_answerrollup"),
     ],
 )
 def test_reports_read_the_smallest_rollup_that_has_their_dimensions(dataset, workspace, by, filters, table):

@@ -104,9 +104,10 @@ def test_a_second_refresh_recomputes_only_the_last_day(history, workspace):
     with CaptureQueriesContext(connection) as queries:
         assert rollups_refresh(workspace=workspace, now=NOW) == 1 + len(answered_late)
     statements = [query["sql"] for query in queries.captured_queries]
-    # answers, answers per touchpoint, invitations: one DELETE and one INSERT … SELECT each
-    assert sum(sql.startswith("INSERT INTO analytics_") for sql in statements) == 3
-    assert sum(sql.startswith("DELETE FROM analytics_") for sql in statements) == 3
+    # answers, answers by channel and persona, answers per touchpoint, invitations: one DELETE and one
+    # INSERT … SELECT each
+    assert sum(sql.startswith("INSERT INTO analytics_") for sql in statements) == 4
+    assert sum(sql.startswith("DELETE FROM analytics_") for sql in statements) == 4
 
     old_row.refresh_from_db()
     assert old_row.n == 999  # not recomputed
@@ -325,3 +326,29 @@ def test_a_failing_workspace_does_not_hold_back_the_others(history, workspace, o
     assert failure.exc_info is not None
     with pytest.raises(RuntimeError):  # asked for that one workspace, its error is raised
         rollups_refresh(workspace=workspace, now=NOW)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_that_adds_the_segment_level_fills_it_from_the_rollups_already_made():
+    """Days rolled up before the level existed must not read as empty after the upgrade."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("analytics", "0003_report_settings")], [("analytics", "0004_answer_segment_rollup")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    with connection.cursor() as cursor:
+        for channel, language, n in (("email", "en", 3), ("email", "pl", 4), ("link", "en", 5)):
+            cursor.execute(
+                "INSERT INTO analytics_answerrollup (workspace_id, day, touchpoint_id, survey_id, channel, language,"
+                " persona, question_type, score, n) VALUES (1, '2026-11-02', 7, 9, %s, %s, '', 'nps', 10, %s)",
+                [channel, language, n],
+            )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT channel, n FROM analytics_answersegmentrollup ORDER BY channel")
+        assert cursor.fetchall() == [("email", 7), ("link", 5)]
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
