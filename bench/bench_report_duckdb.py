@@ -38,9 +38,10 @@ too (they are rewritten when the data are regenerated).
   case-insensitively to the workspace's personas, ``""`` for none), computing (a)
   the same aggregates the report asks PostgreSQL for (:data:`DUCKDB_AGGREGATES`:
   answers by stage, by touchpoint, by stage and week, by touchpoint and week, and,
-  for the drivers of a stage flagged ``below_journey`` (``with_drivers=True``, the
-  default, as the API and the pages call it), by stage and channel and by stage
-  and persona, each by question type and score; invitations sent and answered by
+  for the drivers of the stages flagged ``below_journey`` (``with_drivers=True``, the
+  default, as the API and the stage pages call it), by stage, channel and persona
+  for those stages only (the report's ``stage_ids``, passed on to DuckDB), each by
+  question type and score; invitations sent and answered by
   stage and by touchpoint over the response rate's period, which ends
   ``RESPONSE_WINDOW`` days before today at the latest, as
   ``analytics.reports.response_rate_filters`` computes it) and (b) the answers by
@@ -83,7 +84,12 @@ WORKSPACE_SLUG = "bench-report"
 CUSTOMERS = 600_000
 DAYS = 365
 RESPONSE_RATE = 0.4
-ROLLUP_TABLES = ("analytics_answerrollup", "analytics_answertouchpointrollup", "analytics_invitationrollup")
+ROLLUP_TABLES = (
+    "analytics_answerrollup",
+    "analytics_answersegmentrollup",
+    "analytics_answertouchpointrollup",
+    "analytics_invitationrollup",
+)
 #: Bumped when the generated data change, so a rerun regenerates them.
 GENERATION = "v2"
 RUNS = 5
@@ -107,7 +113,7 @@ PERSONAS = (("Bargain-hunting Bella", 0.4), ("Busy professional Piotr", 0.3), ("
 #: What ``journey_report`` asks the aggregation layer for on this data, in its order: (count, grouping).
 #: ``answers`` as ``answer_counts`` (grouping + question type, score, n) over the period; ``invitations`` as
 #: ``invitation_counts`` (grouping + sent, answered) over the response rate's period. The last two are the
-#: drivers' (a stage flagged ``below_journey``: the fifth stage is planted 20 NPS points worse).
+#: drivers' (of the stages flagged ``below_journey`` only: the fifth stage is planted 20 NPS points worse).
 DUCKDB_AGGREGATES = (
     ("answers", ("stage_id",)),
     ("answers", ("touchpoint_id",)),
@@ -115,9 +121,10 @@ DUCKDB_AGGREGATES = (
     ("invitations", ("touchpoint_id",)),
     ("answers", ("stage_id", "week")),
     ("answers", ("touchpoint_id", "week")),
-    ("answers", ("stage_id", "channel")),
-    ("answers", ("stage_id", "persona")),
+    ("answers", ("stage_id", "channel", "persona")),
 )
+#: The drivers' count: restricted to the stages the report computes drivers for.
+DRIVERS_AGGREGATE = "answers by stage_id, channel, persona"
 
 
 def bench_url() -> str | None:
@@ -511,6 +518,7 @@ def recorded_counts(workspace: object, journey: object, filters: object) -> dict
             calls[name] = {
                 "period": [period.since.isoformat(), period.until.isoformat()],
                 "rows": _json_rows(frame.itertuples(index=False)),
+                "stage_ids": sorted(kwargs["stage_ids"]) if kwargs.get("stage_ids") is not None else None,
             }
             return frame
 
@@ -527,7 +535,8 @@ def recorded_counts(workspace: object, journey: object, filters: object) -> dict
 #: Where a report's time goes, by the tables its queries read (first match).
 QUERY_KINDS = (
     ("answer rollup by touchpoint (stages, touchpoints, weeks)", ("analytics_answertouchpointrollup",)),
-    ("answer rollup by channel, language, persona (drivers)", ("analytics_answerrollup",)),
+    ("answer rollup by channel and persona (drivers)", ("analytics_answersegmentrollup",)),
+    ("answer rollup by channel, language, persona", ("analytics_answerrollup",)),
     ("invitation rollups", ("analytics_invitationrollup",)),
     # Before the answers: an invitation count's ``answered`` measure reads ``FROM surveys_answer a`` too.
     ("last day's invitations, raw", ("FROM surveys_invitation i",)),
@@ -557,13 +566,14 @@ def report_breakdown(workspace: object, journey: object, filters: object) -> dic
     return seconds
 
 
-def duckdb_sql(kind: str, by: tuple[str, ...]) -> str:
+def duckdb_sql(kind: str, by: tuple[str, ...], stage_ids: list[int] | None = None) -> str:
     """DuckDB's query for one of :data:`DUCKDB_AGGREGATES` (parameters ``$since``, ``$until``)."""
     columns = ", ".join("date_trunc('week', day)::date AS week" if name == "week" else name for name in by)
+    stages = "" if stage_ids is None else f" AND stage_id IN ({', '.join(str(int(i)) for i in stage_ids) or 'NULL'})"
     if kind == "answers":
         return (
             f"SELECT {columns}, question_type, score, count(*) AS n FROM '{ANSWERS_FILE}'"  # noqa: S608 - our names
-            " WHERE day BETWEEN $since AND $until GROUP BY ALL"
+            f" WHERE day BETWEEN $since AND $until{stages} GROUP BY ALL"
         )
     return (
         f"SELECT {columns}, count(*) AS sent, sum(answered) AS answered FROM '{INVITATIONS_FILE}'"  # noqa: S608
@@ -571,16 +581,21 @@ def duckdb_sql(kind: str, by: tuple[str, ...]) -> str:
     )
 
 
-def measure_duckdb(periods: list[tuple[str, str, str]]) -> dict[str, object]:
+def measure_duckdb(periods: list[tuple[str, str, str, list[int] | None]]) -> dict[str, object]:
+    """DuckDB's times; each period's fourth item is the stages the report computed drivers for (None: none)."""
     import duckdb
 
-    aggregates = {f"{kind} by {', '.join(by)}": (kind, duckdb_sql(kind, by)) for kind, by in DUCKDB_AGGREGATES}
     stage_only = duckdb_sql("answers", ("stage_id",))
     connection = duckdb.connect()
     baseline = peak_rss_mb()
     result: dict[str, object] = {"baseline_rss_mb": baseline, "threads": None, "periods": {}}
     result["threads"] = connection.execute("SELECT current_setting('threads')").fetchone()[0]
-    for since, until, rate_until in periods:
+    for since, until, rate_until, driver_stages in periods:
+        aggregates = {
+            f"{kind} by {', '.join(by)}": (kind, duckdb_sql(kind, by, driver_stages if "channel" in by else None))
+            for kind, by in DUCKDB_AGGREGATES
+            if driver_stages is not None or "channel" not in by
+        }
         answer_period = {"since": date.fromisoformat(since), "until": date.fromisoformat(until)}
         # The response rate's period: the invitations of the last days are left out, as in the report.
         rate_period = {"since": date.fromisoformat(since), "until": date.fromisoformat(rate_until)}
@@ -603,6 +618,7 @@ def measure_duckdb(periods: list[tuple[str, str, str]]) -> dict[str, object]:
                 name: {
                     "period": [since, until if kind == "answers" else rate_until],
                     "rows": _json_rows(rows[name]),
+                    "stage_ids": driver_stages if name == DRIVERS_AGGREGATE else None,
                 }
                 for name, (kind, _sql) in aggregates.items()
             },
@@ -620,7 +636,11 @@ def compare_counts(report: dict[str, object], duck: dict[str, object]) -> list[s
     for name in sorted(set(theirs) - set(ours)):
         problems.append(f"DuckDB computes {name}, the report does not ask for it")
     for name in sorted(set(ours) & set(theirs)):
-        if ours[name]["period"] != theirs[name]["period"]:
+        if ours[name].get("stage_ids") != theirs[name].get("stage_ids"):
+            problems.append(
+                f"{name}: stages {ours[name].get('stage_ids')} in the report, {theirs[name].get('stage_ids')}"
+            )
+        elif ours[name]["period"] != theirs[name]["period"]:
             problems.append(f"{name}: period {ours[name]['period']} in the report, {theirs[name]['period']} in DuckDB")
         elif ours[name]["rows"] != theirs[name]["rows"]:
             problems.append(
@@ -633,7 +653,7 @@ def compare_counts(report: dict[str, object], duck: dict[str, object]) -> list[s
     return problems
 
 
-def run_measure(kind: str, url: str, periods: list[tuple[str, str, str]]) -> dict[str, object]:
+def run_measure(kind: str, url: str, periods: list) -> dict[str, object]:
     """``kind`` measured in a fresh process of this script, so its peak RSS is its own."""
     command = [sys.executable, __file__, "--measure", kind, "--periods", json.dumps(periods)]
     completed = subprocess.run(  # noqa: S603 - our own interpreter and script
@@ -745,7 +765,18 @@ def main() -> int:
     print("measuring…", file=sys.stderr, flush=True)
     rounds = []
     for _round in range(ROUNDS):  # alternating, so the shared machine's noise hits both sides
-        rounds.append((run_measure("report", url, periods), run_measure("duckdb", url, periods)))
+        report_round = run_measure("report", url, periods)
+        # DuckDB counts the drivers of the stages the report computed them for.
+        duck_periods = [
+            (
+                *period,
+                report_round["periods"][f"{period[0]}..{period[1]}"]["counts"]
+                .get(DRIVERS_AGGREGATE, {})
+                .get("stage_ids"),
+            )
+            for period in periods
+        ]
+        rounds.append((report_round, run_measure("duckdb", url, duck_periods)))
     raw = run_measure("raw", url, periods)
     report, duck = merge_rounds(rounds)
     print_results(setup, periods, report, duck, raw, time.perf_counter() - started_all)
