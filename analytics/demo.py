@@ -384,7 +384,12 @@ def _pick(rng: random.Random, weighted: Sequence[tuple[str, float]]) -> str | No
 
 
 def _walk(rng: random.Random, customer: _Customer, start: datetime, now: datetime) -> None:
-    """The customer's events through the stages, until they drop off or would pass ``now``."""
+    """The customer's events through the stages until they drop off; those after ``now`` are left out.
+
+    The whole walk is drawn whatever ``now`` is: the customer's stream (and the
+    answers of each event, drawn from a stream per event) depends on the day only,
+    not on the hour the demo is seeded.
+    """
     moment = start
     for position, stage in enumerate(STAGES):
         if position:
@@ -393,9 +398,8 @@ def _walk(rng: random.Random, customer: _Customer, start: datetime, now: datetim
         for index, plan in enumerate(fired):
             if index:
                 moment += timedelta(minutes=rng.uniform(1.0, 40.0))
-            if moment > now:
-                return
-            customer.events.append((plan.name, moment))
+            if moment <= now:
+                customer.events.append((plan.name, moment))
         if rng.random() >= stage.continues:
             return
 
@@ -460,7 +464,10 @@ def history_plan(
     for number in range(1, CUSTOMERS_PER_DAY * days + 1):
         language = _pick(rng, languages) or LANGUAGES[0][0]
         customer = _Customer(f"{HISTORY_PREFIX}{number:05d}", language, zones[language], _pick(rng, PERSONA_SHARES))
-        _walk(rng, customer, start + timedelta(seconds=rng.uniform(0, days * 86400.0)), now)
+        # Each customer's walk and answers draw from a stream of their own, so cutting at ``now`` (the
+        # hour the demo is seeded) leaves out their latest steps but changes nobody else's data.
+        own = random.Random(f"journeypulse-demo-history:{seed}:{customer.external_id}")  # noqa: S311 - demo data
+        _walk(own, customer, start + timedelta(seconds=rng.uniform(0, days * 86400.0)), now)
         if customer.events:
             customers.append(customer)
 
@@ -469,6 +476,7 @@ def history_plan(
     invitations: list[_Invitation] = []
     for customer in customers:
         for index, (name, moment) in enumerate(customer.events):
+            rng = random.Random(f"journeypulse-demo-history:{seed}:{customer.external_id}:{index}")  # noqa: S311
             event = _Event(customer, name, f"{customer.external_id}-{index + 1}", moment)
             events.append(event)
             stage, plan = plans[name]

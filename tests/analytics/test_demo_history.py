@@ -123,3 +123,27 @@ def test_the_history_plan_is_fixed_by_the_seed_and_never_in_the_future():
     assert {touchpoint for _id, touchpoint, _moment in events} >= {"Checkout", "Delivery"}
     assert all(sent_at <= now for _id, sent_at, _status, _answers in invitations)
     assert {status for _id, _sent, status, _answers in invitations} >= {"answered", "sent"}
+
+
+def test_the_history_plan_depends_on_the_day_not_the_hour():
+    """Seeded at 09:30 or 17:00, the morning's data are the same: the later plan only adds what came after."""
+    surveying = {"Delivery": Surveying(kind="nps", channel="email", delay_minutes=2, expiry_days=14)}
+    morning, evening = datetime(2026, 12, 2, 9, 30, tzinfo=UTC), datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+    _c, early_events, early_invitations = history_plan(days=14, seed=DEFAULT_SEED, now=morning, surveying=surveying)
+    _c, late_events, late_invitations = history_plan(days=14, seed=DEFAULT_SEED, now=evening, surveying=surveying)
+
+    def events(items, until):
+        return [(e.message_id, e.touchpoint, e.occurred_at) for e in items if e.occurred_at <= until]
+
+    assert events(late_events, morning) == events(early_events, morning)
+    # Invitations answered by the morning keep their scores (an open one may be answered later in the day).
+    answered = {
+        item.event.message_id: item.answers
+        for item in early_invitations
+        if item.status == "answered" and item.answers.get("nps") is not None
+    }
+    later = {item.event.message_id: item for item in late_invitations}
+    assert len(answered) > 50
+    for message_id, answers in answered.items():
+        assert later[message_id].status == "answered"
+        assert later[message_id].answers["nps"] == answers["nps"]
