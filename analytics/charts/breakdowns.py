@@ -10,7 +10,7 @@ import pandas as pd
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from analytics import metrics
+from analytics import drivers, metrics
 from analytics.aggregation import ReportFilters, answer_counts, invitation_counts
 from analytics.charts.cells import Cell, FlagView, cells, flag_views, format_value
 from analytics.charts.figures import Chart, estimate_columns
@@ -188,6 +188,19 @@ DRIVER_COLUMNS = [
 ]
 
 
+def _gap_summary(table: drivers.Breakdown) -> str:
+    """The stage's gap in words (every dimension's table has the same stage, reference and gap)."""
+    return _(
+        "NPS %(stage)s against %(reference)s for the rest of the journey: a gap of %(gap)s points. "
+        "Each value's contribution is its share of the stage's answers times its own gap; "
+        "the contributions add up to the stage's gap."
+    ) % {
+        "stage": format_value(table.stage.value if table.stage.value is not None else 0.0, "nps"),
+        "reference": format_value(table.reference_nps, "nps"),
+        "gap": format_value(table.gap or 0.0, "mean"),
+    }
+
+
 def driver_tables(unit: UnitReport, *, touchpoint_names: dict[int, str]) -> Drivers:
     """The drivers of a stage's gap to the rest of the journey; no tables when the report has none.
 
@@ -198,14 +211,6 @@ def driver_tables(unit: UnitReport, *, touchpoint_names: dict[int, str]) -> Driv
     """
     tables: list[DriverTable] = []
     records: list[dict[str, Any]] = []
-    if not unit.drivers:
-        frame = pd.DataFrame(records, columns=DRIVER_COLUMNS)
-        return Drivers(
-            summary="",
-            tables=tables,
-            chart=Chart(name="drivers", title=_("Drivers of the gap"), frame=frame, summary=""),
-        )
-    any_table = next(iter(unit.drivers.values()))
     for dimension, table in unit.drivers.items():
         rows = []
         for driver in table.drivers:
@@ -245,16 +250,7 @@ def driver_tables(unit: UnitReport, *, touchpoint_names: dict[int, str]) -> Driv
                 head=str(DRIVER_HEADS[dimension]),
             )
         )
-    stage_nps = any_table.stage.value if any_table.stage.value is not None else 0.0
-    summary = _(
-        "NPS %(stage)s against %(reference)s for the rest of the journey: a gap of %(gap)s points. "
-        "Each value's contribution is its share of the stage's answers times its own gap; "
-        "the contributions add up to the stage's gap."
-    ) % {
-        "stage": format_value(stage_nps, "nps"),
-        "reference": format_value(any_table.reference_nps, "nps"),
-        "gap": format_value(any_table.gap or 0.0, "mean"),
-    }
+    summary = _gap_summary(next(iter(unit.drivers.values()))) if unit.drivers else ""
     chart = Chart(
         name="drivers",
         title=_("Drivers of the gap"),

@@ -257,20 +257,26 @@ def test_a_touchpoint_moved_to_another_stage_takes_its_history(history, workspac
     assert Counter({(r.stage_id, r.question_type, r.score): r.n for r in frame.itertuples()}) == expected
 
 
-def test_refresh_keeps_workspaces_apart(history, workspace, other_workspace):
-    foreign = journey_setup(workspace=other_workspace, stages=1, touchpoints_per_stage=1)
-    [stranger] = customers_create(workspace=other_workspace, count=1)
+def one_detractor_in(workspace):
+    """A journey of one touchpoint in ``workspace`` with one NPS 0 answer two days ago."""
+    setup = journey_setup(workspace=workspace, stages=1, touchpoints_per_stage=1)
+    [customer] = customers_create(workspace=workspace, count=1)
     feedback_create(
-        foreign,
+        setup,
         [
             Feedback(
-                customer=stranger,
-                touchpoint=foreign.touchpoints[0],
+                customer=customer,
+                touchpoint=setup.touchpoints[0],
                 sent_at=at(TODAY - timedelta(days=2)),
                 scores={"nps": 0},
             )
         ],
     )
+    return setup
+
+
+def test_refresh_keeps_workspaces_apart(history, workspace, other_workspace):
+    foreign = one_detractor_in(other_workspace)
     rollups_refresh(workspace=workspace, now=NOW)
     assert not AnswerRollup.objects.filter(workspace=other_workspace).exists()
     assert not RollupState.objects.filter(workspace=other_workspace).exists()
@@ -296,19 +302,7 @@ def test_the_task_refreshes_and_beat_runs_it_every_quarter_hour(history, workspa
 
 
 def test_a_failing_workspace_does_not_hold_back_the_others(history, workspace, other_workspace, monkeypatch, caplog):
-    foreign = journey_setup(workspace=other_workspace, stages=1, touchpoints_per_stage=1)
-    [stranger] = customers_create(workspace=other_workspace, count=1)
-    feedback_create(
-        foreign,
-        [
-            Feedback(
-                customer=stranger,
-                touchpoint=foreign.touchpoints[0],
-                sent_at=at(TODAY - timedelta(days=2)),
-                scores={"nps": 0},
-            )
-        ],
-    )
+    one_detractor_in(other_workspace)
     real = rollups._refresh_workspace
 
     def refresh(*, workspace_id: int, **kwargs):
